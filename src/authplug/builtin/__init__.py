@@ -1,0 +1,1 @@
+"""The built-in auth types, each one plugin module loaded by entry point."""

@@ -1,0 +1,273 @@
+"""The records that plugins return, and the credentials built from them.
+
+An :class:`AuthType` describes one kind of authentication: its name, the
+attrs models for what the app sets once (``app``) and what each user has
+(``user``), and the flow class that puts those credentials to work. Loading
+a mapping through an auth type gives validated :class:`Credentials`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+from attrs import field, frozen
+
+from authplug.convert import structure, unstructure
+from authplug.errors import ConfigError, FieldError
+
+if TYPE_CHECKING:
+    from authplug.flow import AuthFlow
+
+__all__ = ["AuthType", "Credentials", "NoFields"]
+
+UserT = TypeVar("UserT")
+AppT = TypeVar("AppT")
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+_DOCUMENT_KEYS = ("type", "auth_id", "user", "app")
+
+
+@frozen(kw_only=True)
+class NoFields:
+    """The model of a side that takes nothing (the app of ``basic``, say)."""
+
+
+def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(
+            f"auth type name must be lowercase words joined by dots, such as "
+            f"'oauth2.client_credentials', got {value!r}"
+        )
+
+
+def _check_aliases(
+    _: object, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]
+) -> None:
+    for alias in value:
+        if not isinstance(alias, str) or not _ALIAS.match(alias):
+            raise ValueError(f"auth type alias must be one word, got {alias!r}")
+
+
+def _check_model(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not (isinstance(value, type) and attrs.has(value)):
+        raise TypeError(
+            f"{attribute.name} must be an attrs class, got {value!r}; "
+            "declare it with @attrs.frozen(kw_only=True)"
+        )
+
+
+def _to_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@frozen(kw_only=True)
+class AuthType:
+    """One kind of authentication, as a plugin declares it.
+
+    Args:
+        name: Lowercase and dotted for grant subtypes, e.g.
+            ``oauth2.client_credentials``.
+        summary: One line saying what the type is for.
+        user_model: The attrs class of what each user has (tokens, a
+            user name, fields the user enters).
+        app_model: The attrs class of what is set once per service
+            (client id and secret, endpoint URLs, scopes).
+        aliases: Other names that resolve to this type, such as the tags
+            of Tray's connector kit (``OAUTH2``).
+        parent: The name of the type this one derives from, if any.
+        flow: The :class:`~authplug.flow.AuthFlow` subclass that applies
+            the credentials to requests; None for a type that is data only.
+        plugin: Set by the registry: the plugin that provided the type.
+        distribution: Set by the registry: the plugin's distribution name.
+        version: Set by the registry: the distribution's version.
+
+    Example:
+        >>> import attrs
+        >>> from authplug import AuthType, Secret
+        >>> @attrs.frozen(kw_only=True)
+        ... class KeyUser:
+        ...     api_key: Secret
+        >>> KEY = AuthType(name="acme.key", summary="Acme API key",
+        ...                user_model=KeyUser)
+        >>> KEY.load({"user": {"api_key": "k-123"}}).user
+        KeyUser(api_key=Secret('********'))
+    """
+
+    name: str = field(validator=_check_name)
+    summary: str
+    user_model: type = field(default=NoFields, validator=_check_model)
+    app_model: type = field(default=NoFields, validator=_check_model)
+    aliases: tuple[str, ...] = field(
+        default=(), converter=_to_tuple, validator=_check_aliases
+    )
+    parent: str | None = None
+    flow: type[AuthFlow[Any, Any]] | None = field(default=None, eq=False)
+    plugin: str | None = field(default=None, eq=False)
+    distribution: str | None = field(default=None, eq=False)
+    version: str | None = field(default=None, eq=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Return the name followed by every alias."""
+        return (self.name, *self.aliases)
+
+    def load(
+        self, data: Mapping[str, Any], *, source: str | None = None
+    ) -> Credentials[Any, Any]:
+        """Validate ``data`` and return the credentials it describes.
+
+        Args:
+            data: A mapping with ``user`` and ``app`` tables, and optionally
+                ``type`` (which must name this type) and ``auth_id``. A
+                side whose model has no required fields may be left out.
+            source: Where the data came from, named in errors.
+
+        Raises:
+            ConfigError: With every bad field and its path.
+        """
+        errors = self._document_errors(data)
+        user = self._side(data, "user", self.user_model, errors)
+        app = self._side(data, "app", self.app_model, errors)
+
+        auth_id = data.get("auth_id") if isinstance(data, Mapping) else None
+        if auth_id is not None and not isinstance(auth_id, str):
+            errors.append(FieldError("auth_id", "must be a string"))
+
+        if errors:
+            raise ConfigError(errors, source=source)
+        return Credentials(type=self, user=user, app=app, auth_id=auth_id)
+
+    def create(
+        self, *, user: Any = None, app: Any = None, auth_id: str | None = None
+    ) -> Credentials[Any, Any]:
+        """Build credentials from model instances made in Python."""
+        user = self.user_model() if user is None else user
+        app = self.app_model() if app is None else app
+        for side, value, model in (
+            ("user", user, self.user_model),
+            ("app", app, self.app_model),
+        ):
+            if not isinstance(value, model):
+                raise ConfigError(
+                    [FieldError(side, f"must be a {model.__name__} instance")]
+                )
+        return Credentials(type=self, user=user, app=app, auth_id=auth_id)
+
+    def dump(
+        self, credentials: Credentials[Any, Any], *, reveal_secrets: bool = True
+    ) -> dict[str, Any]:
+        """Return ``credentials`` as plain data that :meth:`load` accepts.
+
+        Secrets are written out in full, since the result is meant for
+        storage; pass ``reveal_secrets=False`` for something to display.
+        """
+        document: dict[str, Any] = {"type": self.name}
+        if credentials.auth_id is not None:
+            document["auth_id"] = credentials.auth_id
+        document["user"] = unstructure(credentials.user, reveal_secrets=reveal_secrets)
+        document["app"] = unstructure(credentials.app, reveal_secrets=reveal_secrets)
+        return document
+
+    def json_schema(self) -> dict[str, Any]:
+        """Return a JSON Schema (draft 2020-12) of this type's documents."""
+        from authplug.schema import auth_type_schema
+
+        return auth_type_schema(self)
+
+    def derive(
+        self,
+        *,
+        name: str,
+        summary: str,
+        user_model: type | None = None,
+        app_model: type | None = None,
+        aliases: tuple[str, ...] = (),
+        flow: type[AuthFlow[Any, Any]] | None = None,
+    ) -> AuthType:
+        """Return a new type built on this one.
+
+        Models not given are this type's own; pass subclasses of them to add
+        fields (a shop subdomain, a tenant id). The flow is inherited unless
+        a new one is given.
+        """
+        return AuthType(
+            name=name,
+            summary=summary,
+            user_model=user_model or self.user_model,
+            app_model=app_model or self.app_model,
+            aliases=aliases,
+            parent=self.name,
+            flow=flow or self.flow,
+        )
+
+    def _document_errors(self, data: object) -> list[FieldError]:
+        if not isinstance(data, Mapping):
+            kind = type(data).__name__
+            return [FieldError("", f"credentials must be a table, got {kind}")]
+
+        errors = []
+        for key in data:
+            if key not in _DOCUMENT_KEYS:
+                errors.append(
+                    FieldError(
+                        str(key),
+                        "unknown field; expected type, auth_id, user and app",
+                    )
+                )
+        declared = data.get("type")
+        if declared is not None and declared not in self.names:
+            errors.append(
+                FieldError("type", f"is {declared!r}, but these are {self.name!r}")
+            )
+        return errors
+
+    @staticmethod
+    def _side(data: object, side: str, model: type, errors: list[FieldError]) -> Any:
+        raw = data.get(side, {}) if isinstance(data, Mapping) else {}
+        try:
+            return structure(raw, model, side)
+        except ConfigError as exc:
+            errors.extend(exc.errors)
+            return None
+
+
+def _type_repr(auth_type: AuthType) -> str:
+    return repr(auth_type.name)
+
+
+@frozen(kw_only=True)
+class Credentials(Generic[UserT, AppT]):
+    """Validated credentials of one auth type.
+
+    Args:
+        type: The auth type they belong to.
+        user: An instance of the type's user model.
+        app: An instance of the type's app model.
+        auth_id: An identifier for this set of credentials, if any (Tray's
+            ``authId``); stores use it as the key.
+    """
+
+    type: AuthType = field(repr=_type_repr)
+    user: UserT
+    app: AppT
+    auth_id: str | None = None
+
+    def with_user(self, **changes: Any) -> Credentials[UserT, AppT]:
+        """Return a copy whose user model has ``changes`` applied."""
+        return attrs.evolve(self, user=attrs.evolve(self.user, **changes))  # type: ignore[misc]
+
+    def dump(self, *, reveal_secrets: bool = True) -> dict[str, Any]:
+        """Return these credentials as plain data; see :meth:`AuthType.dump`."""
+        return self.type.dump(self, reveal_secrets=reveal_secrets)
+
+    def flow(self, **options: Any) -> AuthFlow[UserT, AppT]:
+        """Return the flow that applies these credentials to requests."""
+        if self.type.flow is None:
+            raise ConfigError(
+                [FieldError("type", f"{self.type.name!r} defines no auth flow")]
+            )
+        return self.type.flow(self, **options)
