@@ -24,6 +24,7 @@ import base64
 import functools
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Final, Literal, get_args
@@ -89,6 +90,8 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # What may stay as it is in a path (RFC 3986 pchar, "/" and existing
 # escapes); anything else is escaped the way HTTP clients send it.
 _PATH_SAFE: Final = "/%:@!$&'()*+,;=-._~"
+
+_FIELD_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 class SigningError(FlowError, ValueError):
@@ -760,7 +763,7 @@ def _parse_credentials(response: Response, what: str) -> TokenCredentials:
         if required not in found:
             raise TokenError(
                 f"{where} lacks the field {required!r}; it has "
-                f"{sorted(found) or 'no fields'}. Check the endpoint URL and "
+                f"{_describe_fields(found)}. Check the endpoint URL and "
                 "that the server answers with form-encoded credentials",
                 status_code=status,
             )
@@ -774,6 +777,21 @@ def _parse_credentials(response: Response, what: str) -> TokenCredentials:
         callback_confirmed=None if confirmed is None else confirmed == "true",
         extra=found,
     )
+
+
+def _describe_fields(fields: Iterable[str]) -> str:
+    # A body that is not a form (HTML, JSON) parses into odd "names" that
+    # may hold the very values we must not echo, so show plain names only.
+    names = sorted(fields)
+    shown = [name for name in names if _FIELD_NAME.fullmatch(name)]
+    if not names:
+        return "no fields"
+
+    hidden = len(names) - len(shown)
+    parts = [", ".join(repr(name) for name in shown)] if shown else []
+    if hidden:
+        parts.append(f"{hidden} unreadable (is the body form-encoded?)")
+    return " and ".join(parts)
 
 
 def _response_fields(response: Response) -> list[tuple[str, str]] | None:
