@@ -468,6 +468,33 @@ def test_bad_options_raise_a_clear_signing_error(
     assert request.header("authorization") is None
 
 
+def test_a_failed_signing_leaves_the_request_as_it_was() -> None:
+    request = form_request("a=1", "https://api.example.com/?q=2")
+    sign(request, placement="body")
+    before = Request(
+        request.method, request.url, dict(request.headers), request.content
+    )
+
+    with pytest.raises(SigningError, match="not a usable PEM"):
+        sign(
+            request,
+            placement="query",
+            signature_method="RSA-SHA1",
+            rsa_private_key="not a key",
+        )
+
+    assert request == before
+
+
+def test_unusual_query_spelling_survives_header_signing() -> None:
+    url = "https://api.example.com/?a=1&&b=%7e+x&c"
+    request = Request("GET", url)
+
+    sign(request)
+
+    assert request.url == url
+
+
 def test_unknown_method_error_lists_the_choices() -> None:
     with pytest.raises(SigningError) as caught:
         sign(Request("GET", "https://x.example/"), signature_method="hmac-sha1")

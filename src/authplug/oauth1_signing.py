@@ -281,7 +281,8 @@ def sign_request(
             "Use placement 'header' or 'query', or send a form body"
         )
 
-    _strip_protocol_params(request)
+    # Sign a stripped copy, and change the request only once all went well.
+    stripped = _without_protocol_params(request)
     oauth = _protocol_params(
         consumer_key=consumer_key,
         token=token,
@@ -292,7 +293,7 @@ def sign_request(
         callback=callback,
         verifier=verifier,
     )
-    base_string = signature_base_string(request, oauth)
+    base_string = signature_base_string(stripped, oauth)
     oauth["oauth_signature"] = compute_signature(
         base_string,
         signature_method=signature_method,
@@ -301,22 +302,28 @@ def sign_request(
         rsa_private_key=rsa_private_key,
     )
 
+    _drop_oauth_header(request)
+    request.url = stripped.url
     if placement == "header":
         _set_header(request, "Authorization", _authorization_header(oauth, realm))
     elif placement == "query":
-        parts = urlsplit(request.url)
+        parts = urlsplit(stripped.url)
         query = _join_form([parts.query, _encode_form(oauth)])
         request.url = parts._replace(query=query).geturl()
-    else:
-        body = request.content.decode("latin-1")
+    if placement == "body":
+        body = stripped.content.decode("latin-1")
         _set_body(request, _join_form([body, _encode_form(oauth)]))
-    logger.debug(
-        "signed %s %s with %s in the %s",
-        request.method,
-        base_string_uri(request.url),
-        signature_method,
-        placement,
-    )
+    elif stripped.content != request.content:
+        _set_body(request, stripped.content.decode("latin-1"))
+
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "signed %s %s with %s in the %s",
+            request.method,
+            base_string_uri(request.url),
+            signature_method,
+            placement,
+        )
 
 
 def make_nonce() -> str:
@@ -658,7 +665,9 @@ def _drop_form_fields(text: str, names: frozenset[str]) -> str:
     if not text:
         return text
     kept = [
-        chunk for chunk in text.split("&") if chunk and _field_name(chunk) not in names
+        chunk
+        for chunk in text.split("&")
+        if not chunk or _field_name(chunk) not in names
     ]
     return "&".join(kept)
 
@@ -693,22 +702,27 @@ def _has_form_body(request: Request) -> bool:
     return media_type == FORM_CONTENT_TYPE
 
 
-def _strip_protocol_params(request: Request) -> None:
-    """Remove what an earlier signing put in the header, query or body."""
+def _without_protocol_params(request: Request) -> Request:
+    """Return a copy of ``request`` without an earlier signing's parameters.
+
+    The copy shares the headers, which it only reads; the Authorization
+    header is dealt with by :func:`_drop_oauth_header`.
+    """
+    parts = urlsplit(request.url)
+    query = _drop_form_fields(parts.query, _PROTOCOL_NAMES)
+    url = parts._replace(query=query).geturl() if query != parts.query else request.url
+
+    content = request.content
+    if content and _has_form_body(request):
+        body = _drop_form_fields(content.decode("latin-1"), _PROTOCOL_NAMES)
+        content = body.encode("latin-1")
+    return Request(request.method, url, request.headers, content)
+
+
+def _drop_oauth_header(request: Request) -> None:
     for name in _header_names(request.headers, "authorization"):
         if request.headers[name].lstrip()[:6].lower() == "oauth ":
             del request.headers[name]
-
-    parts = urlsplit(request.url)
-    query = _drop_form_fields(parts.query, _PROTOCOL_NAMES)
-    if query != parts.query:
-        request.url = parts._replace(query=query).geturl()
-
-    if _has_form_body(request) and request.content:
-        body = request.content.decode("latin-1")
-        kept = _drop_form_fields(body, _PROTOCOL_NAMES)
-        if kept != body:
-            _set_body(request, kept)
 
 
 def _set_body(request: Request, body: str) -> None:
