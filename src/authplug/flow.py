@@ -57,6 +57,9 @@ class AuthFlow(Generic[UserT, AppT]):
         nonce: The nonce source, for signatures.
     """
 
+    requires_request_body: ClassVar[bool] = False
+    """Whether :meth:`apply` reads the request body (signatures over forms)."""
+
     requires_response_body: ClassVar[bool] = False
     """Whether the flow reads the body of the API response."""
 

@@ -23,7 +23,7 @@ def _headers_factory() -> MutableMapping[str, str]:
     return {}
 
 
-@define(slots=True)
+@define(slots=True, repr=False)
 class Request:
     """An HTTP request as a flow sees it.
 
@@ -38,6 +38,13 @@ class Request:
     url: str
     headers: MutableMapping[str, str] = field(factory=_headers_factory)
     content: bytes = b""
+
+    def __repr__(self) -> str:
+        # Headers, query and body may all carry credentials: show neither.
+        parts = urlsplit(self.url)
+        shown = urlunsplit(parts._replace(query="", fragment=""))
+        query = "?..." if parts.query else ""
+        return f"Request({self.method!r}, {shown + query!r})"
 
     def header(self, name: str) -> str | None:
         """Return the header ``name`` whatever its case, or None."""
@@ -80,8 +87,8 @@ class Response:
     """
 
     status_code: int
-    headers: Mapping[str, str] = field(factory=dict)
-    content: bytes = b""
+    headers: Mapping[str, str] = field(factory=dict, repr=False)
+    content: bytes = field(default=b"", repr=False)
 
     def header(self, name: str) -> str | None:
         """Return the header ``name`` whatever its case, or None."""
