@@ -46,6 +46,7 @@ def test_the_installed_distribution_provides_the_type() -> None:
     assert found.name == "aws.sigv4"
     assert found.distribution == "authplug-aws-sigv4"
     assert found.flow is SigV4Flow
+    assert SigV4Flow.requires_request_body
     assert found.user_model is SigV4User
     assert found.app_model is SigV4App
 

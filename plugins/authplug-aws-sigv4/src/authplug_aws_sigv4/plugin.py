@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final, Literal
+from typing import ClassVar, Final, Literal
 
 from attrs import frozen
 from authplug.errors import ConfigError, FieldError
@@ -164,6 +164,9 @@ class SigV4Flow(AuthFlow[SigV4User, SigV4App]):
     The signing time comes from the flow's clock, so a test can fix it.
     Signing a request again (a retry) replaces the earlier signature.
     """
+
+    # The payload hash covers the body, so adapters must hand it over.
+    requires_request_body: ClassVar[bool] = True
 
     def apply(self, request: Request) -> None:
         """Sign ``request`` in place, in its headers or its query string."""

@@ -217,14 +217,12 @@ def sign_request(
     parts, host = _split_url(request.url)
     amz_date = timestamp.astimezone(UTC).strftime(_AMZ_DATE_FORMAT)
     scope = "/".join((amz_date[:8], region, service, _TERMINATOR))
+    credential = f"{access_key_id}/{scope}"
     payload_hash = _payload_hash(request, placement, unsigned_payload, s3_rules)
 
+    # Drop what an earlier signing added, so signing again replaces it.
     _remove_headers(request.headers, _SIGNER_HEADERS)
-    operation_params = [
-        (name, value)
-        for name, value in _parse_query(parts.query)
-        if _decoded_name(name) not in _SIGNER_PARAMS
-    ]
+    query_params = _operation_params(parts.query)
 
     if placement is Placement.HEADER:
         request.headers[_AMZ_DATE] = amz_date
@@ -232,22 +230,12 @@ def sign_request(
             request.headers[_AMZ_SECURITY_TOKEN] = session_token
         if s3_rules or unsigned_payload:
             request.headers[_AMZ_CONTENT_SHA256] = payload_hash
-
     headers = _headers_to_sign(request, host)
     signed_headers = tuple(sorted(headers))
-
-    query_params = list(operation_params)
     if placement is Placement.QUERY:
-        auth_params = [
-            ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", f"{access_key_id}/{scope}"),
-            ("X-Amz-Date", amz_date),
-            ("X-Amz-Expires", str(expires)),
-            ("X-Amz-SignedHeaders", ";".join(signed_headers)),
-        ]
-        if session_token is not None:
-            auth_params.append(("X-Amz-Security-Token", session_token))
-        query_params.extend(_encode_pair(name, value) for name, value in auth_params)
+        query_params += _presign_params(
+            credential, amz_date, expires, signed_headers, session_token
+        )
 
     canonical_request = "\n".join(
         (
@@ -259,15 +247,12 @@ def sign_request(
             payload_hash,
         )
     )
-    string_to_sign = "\n".join(
-        (ALGORITHM, amz_date, scope, _sha256_hex(canonical_request.encode()))
-    )
     key = derive_signing_key(secret_access_key, amz_date[:8], region, service)
-    signature = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    signature = _signature(key, amz_date, scope, canonical_request)
 
     if placement is Placement.HEADER:
         request.headers[_AUTHORIZATION] = (
-            f"{ALGORITHM} Credential={access_key_id}/{scope}, "
+            f"{ALGORITHM} Credential={credential}, "
             f"SignedHeaders={';'.join(signed_headers)}, Signature={signature}"
         )
     else:
@@ -392,6 +377,41 @@ def _payload_hash(
     if unsigned_payload or (placement is Placement.QUERY and s3_rules):
         return UNSIGNED_PAYLOAD
     return _sha256_hex(request.content)
+
+
+def _operation_params(query: str) -> list[tuple[str, str]]:
+    """Return the query's own parameters, without earlier presigning ones."""
+    return [
+        (name, value)
+        for name, value in _parse_query(query)
+        if _decoded_name(name) not in _SIGNER_PARAMS
+    ]
+
+
+def _presign_params(
+    credential: str,
+    amz_date: str,
+    expires: int,
+    signed_headers: tuple[str, ...],
+    session_token: str | None,
+) -> list[tuple[str, str]]:
+    """Return the encoded presigning parameters, in AWS's documented order."""
+    params = [
+        ("X-Amz-Algorithm", ALGORITHM),
+        ("X-Amz-Credential", credential),
+        ("X-Amz-Date", amz_date),
+        ("X-Amz-Expires", str(expires)),
+        ("X-Amz-SignedHeaders", ";".join(signed_headers)),
+    ]
+    if session_token is not None:
+        params.append(("X-Amz-Security-Token", session_token))
+    return [_encode_pair(name, value) for name, value in params]
+
+
+def _signature(key: bytes, amz_date: str, scope: str, canonical_request: str) -> str:
+    digest = _sha256_hex(canonical_request.encode())
+    string_to_sign = "\n".join((ALGORITHM, amz_date, scope, digest))
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _sha256_hex(data: bytes) -> str:
