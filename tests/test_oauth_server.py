@@ -1188,6 +1188,8 @@ def test_jwt_bearer_grant_issues_a_token_for_the_subject(
 
     assert response.status_code == 200, response.text
     assert "refresh_token" not in response.json()
+    record = oauth_server.last_token_request
+    assert (record.client_id, record.auth_method) == ("jwt-client", None)
     me = call_api(oauth_server, response.json()["access_token"]).json()
     assert (me["sub"], me["client_id"], me["scope"]) == ("alice", "jwt-client", "read")
 

@@ -107,6 +107,9 @@ class FixtureAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             extras=extras,
         )
         request.issued_access_token = token["access_token"]
+        # The JWT bearer grant names its client without authenticating it.
+        if g.get("client_id") is None:
+            g.client_id = request.client.get_client_id()
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
         """Shape successful token responses, then let Authlib answer."""
