@@ -16,12 +16,15 @@ The signer owns those headers and parameters: signing again replaces them
 rather than adding a second copy, so a retried request signs cleanly.
 
 Before signing, the URL is brought into the exact form that goes on the
-wire, so that the bytes a server receives are the bytes that were signed:
-characters that may not appear raw in a path are percent-encoded, and the
-query string is re-encoded parameter by parameter in AWS's strict form
+wire, so that the bytes a server receives are the bytes that were signed.
+The query string is re-encoded parameter by parameter in AWS's strict form
 (``%20`` for a space, upper-case hex, only ``A-Z a-z 0-9 - _ . ~`` left
-bare), keeping the order of the parameters. A ``+`` in the query string
-is read as a space, as HTML forms and ``Request.set_query_param`` write it.
+bare), keeping the order of the parameters; a ``+`` in it is read as a
+space, as HTML forms and ``Request.set_query_param`` write it. Under S3's
+rules the path gets the same strict encoding, and a raw ``+`` in it counts
+as a space, as S3 reads it (write ``%2B`` for a plus sign): S3 gets the key
+it would have read anyway, now spelt exactly as signed. For other services
+only characters that may not appear raw in a path are escaped.
 
 Example:
     >>> from datetime import datetime, timezone
@@ -257,7 +260,7 @@ def sign_request(
         )
     else:
         query_params.append(("X-Amz-Signature", signature))
-    request.url = _rebuild_url(parts, query_params)
+    request.url = _rebuild_url(parts, query_params, s3_rules=s3_rules)
 
     # The canonical request can hold the session token, so it stays unlogged.
     logger.debug(
@@ -298,8 +301,9 @@ def canonical_uri(path: str, *, s3_rules: bool) -> str:
 
     Most services take the path with its dot segments and repeated slashes
     removed and percent-encode it once more, so ``%20`` becomes ``%2520``.
-    S3 encodes the object key just once: the path is decoded and encoded
-    again in AWS's strict form, with ``/`` left as it is.
+    S3 encodes the object key just once: the path is decoded (a raw ``+``
+    is a space to S3) and encoded again in AWS's strict form, with ``/``
+    left as it is.
 
     Args:
         path: The URL path, percent-encoded as sent.
@@ -307,7 +311,7 @@ def canonical_uri(path: str, *, s3_rules: bool) -> str:
     """
     wire_path = _wire_path(path)
     if s3_rules:
-        return quote(unquote_to_bytes(wire_path), safe="/")
+        return quote(unquote_to_bytes(wire_path.replace("+", " ")), safe="/")
     return quote(_remove_dot_segments(wire_path), safe="/")
 
 
@@ -516,6 +520,14 @@ def _join_sorted(pairs: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{name}={value}" for name, value in sorted(pairs))
 
 
-def _rebuild_url(parts: SplitResult, pairs: list[tuple[str, str]]) -> str:
+def _rebuild_url(
+    parts: SplitResult, pairs: list[tuple[str, str]], *, s3_rules: bool
+) -> str:
+    # S3 decodes the path to a key and signs the key's strict encoding, so
+    # sending that encoding leaves nothing to interpret differently.
+    if s3_rules:
+        path = canonical_uri(parts.path, s3_rules=True)
+    else:
+        path = _wire_path(parts.path)
     query = "&".join(f"{name}={value}" for name, value in pairs)
-    return urlunsplit(parts._replace(path=_wire_path(parts.path), query=query))
+    return urlunsplit(parts._replace(path=path, query=query))
