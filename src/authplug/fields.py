@@ -16,6 +16,7 @@ show``, the JSON Schema and the generated reference display.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any, NewType
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ __all__ = [
     "field_validator",
     "parse_scopes",
     "scopes_field",
+    "type_name",
     "url_field",
 ]
 
@@ -42,6 +44,30 @@ Scopes = NewType("Scopes", tuple[str, ...])
 """OAuth scopes, kept as a tuple of strings."""
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+# A host is a bracketed IPv6 address or a name without brackets or colons,
+# optionally followed by a port.
+_NETLOC = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\[\]:]+)(:[0-9]*)?$")
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    dict: "table",
+    list: "list",
+    tuple: "list",
+    type(None): "null",
+}
+
+
+def type_name(value: object) -> str:
+    """Name the kind of ``value`` as a config file would (``integer``, ``table``).
+
+    Errors name the kind, never the value: a value in the wrong place may
+    be a secret.
+    """
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -54,22 +80,48 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _shown(value: str) -> str:
+    """Return ``value`` fit to quote in an error: no query or fragment.
+
+    A query string may carry an API key, so it is left out of messages.
+    """
+    base, _, query = value.partition("?")
+    base = base.partition("#")[0]
+    return f"{base}?…" if query else base
+
+
 def check_url(value: object) -> Url:
     """Return ``value`` as a :data:`Url`, or raise ValueError saying why not.
 
-    The message quotes the URL: URLs are not secrets, but a URL with
-    embedded credentials is refused without echoing them.
+    Messages quote the URL only when it plainly is one, and never its query
+    string or embedded credentials: a secret pasted into a URL field by
+    mistake must not end up in an error message.
     """
     if not isinstance(value, str):
-        raise TypeError(f"must be a URL string, got {type(value).__name__}")
+        raise TypeError(f"must be a URL string, got {type_name(value)}")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain spaces or control characters")
 
-    parts = urlsplit(value)
+    bad_host = "must be an absolute http(s) URL with a valid host and port"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port is what checks it
+    except ValueError:
+        raise ValueError(bad_host) from None
+    # urlsplit reads "example.com.[::1]" as the host ::1; a client may not.
+    if parts.netloc and "@" not in parts.netloc and not _NETLOC.match(parts.netloc):
+        raise ValueError(bad_host)
+
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not embed a user name or password")
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(
+            "must be an absolute http(s) URL, such as 'https://example.com/path'"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        raise ValueError(f"must be an absolute http(s) URL, got {_shown(value)!r}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ValueError(f"must use https, got {value!r}")
+        raise ValueError(f"must use https, got {_shown(value)!r}")
     return Url(value)
 
 
@@ -78,6 +130,11 @@ def parse_scopes(value: object) -> Scopes:
 
     A list or tuple of strings is kept in order; a single string is split
     on spaces and commas. Duplicates are dropped, keeping the first.
+
+    Raises:
+        TypeError: ``value`` is neither a string nor a list.
+        ConfigError: Some items are not scopes; each error's path is the
+            item's index, such as ``[2]``.
     """
     if isinstance(value, str):
         items: list[object] = list(value.replace(",", " ").split())
@@ -86,17 +143,24 @@ def parse_scopes(value: object) -> Scopes:
     else:
         raise TypeError(
             "must be a list of scope strings or one space-separated string, "
-            f"got {type(value).__name__}"
+            f"got {type_name(value)}"
         )
 
     scopes: list[str] = []
+    errors: list[FieldError] = []
     for index, item in enumerate(items):
         if not isinstance(item, str):
-            raise TypeError(f"item {index} must be a string, got {type(item).__name__}")
-        if not item or any(ch.isspace() for ch in item):
-            raise ValueError(f"item {index} must be one non-empty scope, got {item!r}")
-        if item not in scopes:
+            message = f"must be a string, got {type_name(item)}"
+            errors.append(FieldError(f"[{index}]", message))
+        elif not item or any(ch.isspace() for ch in item):
+            errors.append(
+                FieldError(f"[{index}]", f"must be one non-empty scope, got {item!r}")
+            )
+        elif item not in scopes:
             scopes.append(item)
+
+    if errors:
+        raise ConfigError(errors)
     return Scopes(tuple(scopes))
 
 
@@ -116,6 +180,8 @@ def field_validator(
             return
         try:
             check(value)
+        except ConfigError as err:
+            raise err.under(attribute.name) from None
         except (TypeError, ValueError) as err:
             raise ConfigError([FieldError(attribute.name, str(err))]) from None
 
@@ -130,6 +196,8 @@ def scopes_converter(value: object) -> Scopes:
     """Convert the scopes given to a model's constructor, checking them."""
     try:
         return parse_scopes(value)
+    except ConfigError as err:
+        raise err.under("scopes") from None
     except (TypeError, ValueError) as err:
         raise ConfigError([FieldError("scopes", str(err))]) from None
 
@@ -137,9 +205,10 @@ def scopes_converter(value: object) -> Scopes:
 def describe(description: str, **kwargs: Any) -> Any:
     """Declare an attrs field with a description for forms and docs.
 
-    Accepts every keyword that :func:`attrs.field` does. URL-typed fields
-    also get the URL check, so a model built in Python is checked as
-    strictly as one loaded from a file.
+    Accepts every keyword that :func:`attrs.field` does. For a
+    :data:`Url` field use :func:`url_field`, which adds the URL check, so
+    a model built in Python is checked as strictly as one loaded from a
+    file.
 
     Example:
         >>> import attrs
