@@ -23,7 +23,7 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth, SigV4QueryAu
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.utils import percent_encode_sequence
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from authplug_aws_sigv4.signing import (
@@ -245,7 +245,12 @@ def join_url(origin: str, path: str, query: str) -> str:
 
 # Byte for byte against botocore
 
+# These comparisons are the heart of the suite: they get at least 200
+# examples whatever the profile, and more under a thorough one.
+against_botocore = settings(max_examples=max(settings().max_examples, 200))
 
+
+@against_botocore
 @given(
     method=METHODS,
     origin=origins(),
@@ -309,6 +314,7 @@ def test_header_signature_matches_botocore(
     assert urlsplit(request.url).query == percent_encode_sequence(pairs)
 
 
+@against_botocore
 @given(
     method=METHODS,
     origin=origins(),
@@ -370,6 +376,7 @@ def test_s3_header_signature_matches_botocore(
     assert s3_key(urlsplit(request.url).path) == s3_key(path)
 
 
+@against_botocore
 @given(
     method=METHODS,
     origin=origins(),
@@ -434,6 +441,7 @@ def test_presigned_url_matches_botocore(
     assert lowered_items(request.headers) == lowered_items(headers)
 
 
+@against_botocore
 @given(
     method=METHODS,
     origin=origins(),
