@@ -150,6 +150,17 @@ def test_reports_every_bad_value_without_quoting_secrets() -> None:
     assert "paste it again" in message
 
 
+def test_a_session_token_with_a_line_break_inside_is_refused() -> None:
+    data = document()
+    data["user"]["session_token"] = "FwoG\r\nX-Injected: 1"
+
+    with pytest.raises(ConfigError) as caught:
+        authplug.load(data)
+
+    assert paths_of(caught.value) == ["user.session_token"]
+    assert "Injected" not in str(caught.value)
+
+
 def test_models_built_in_python_are_checked_too() -> None:
     with pytest.raises(ConfigError) as caught:
         SigV4App(region="us-east-1", service="s3", expires=0)

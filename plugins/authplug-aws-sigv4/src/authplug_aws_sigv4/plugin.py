@@ -77,6 +77,18 @@ def _check_secret(value: object) -> str | None:
     return None
 
 
+def _check_session_token(value: object) -> str | None:
+    problem = _check_secret(value)
+    if problem is not None or not isinstance(value, Secret):
+        return problem
+
+    token = value.reveal()
+    # It travels in a header or a URL as it is, so it must be one word.
+    if not token.isprintable() or any(ch.isspace() for ch in token):
+        return "must be one word of printable characters, as STS issues it"
+    return None
+
+
 def _check_signing_word(example: str) -> Check:
     def check(value: object) -> str | None:
         if isinstance(value, str) and _REGION_OR_SERVICE.match(value):
@@ -115,7 +127,7 @@ class SigV4User:
             {
                 "access_key_id": _check_access_key_id,
                 "secret_access_key": _check_secret,
-                "session_token": _check_secret,
+                "session_token": _check_session_token,
             },
         )
 

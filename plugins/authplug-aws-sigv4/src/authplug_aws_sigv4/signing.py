@@ -64,6 +64,7 @@ __all__ = [
     "ALGORITHM",
     "MAX_EXPIRES",
     "S3_SERVICES",
+    "UNSIGNED_HEADERS",
     "UNSIGNED_PAYLOAD",
     "Placement",
     "SigV4Signature",
