@@ -10,7 +10,10 @@ dotted paths, so a user can fix every mistake in one go.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import math
+import re
+from collections import abc
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import attrs
@@ -22,41 +25,49 @@ from cattrs.errors import (
 )
 
 from authplug.errors import ConfigError, FieldError
-from authplug.fields import Scopes, Url, check_url, parse_scopes
+from authplug.fields import Scopes, Url, check_url, parse_scopes, type_name
 from authplug.secret import MASK, Secret
 
-__all__ = ["converter", "field_errors", "make_converter", "structure", "unstructure"]
+__all__ = [
+    "check_instance",
+    "converter",
+    "field_errors",
+    "field_values",
+    "make_converter",
+    "structure",
+    "unstructure",
+]
 
 _T = TypeVar("_T")
 
 
-def _type_name(value: object) -> str:
-    names = {str: "string", int: "integer", float: "number", bool: "boolean"}
-    names.update({dict: "table", list: "list", type(None): "null"})
-    return names.get(type(value), type(value).__name__)
-
-
 def _structure_str(value: object, _: type) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"must be a string, got {_type_name(value)}")
+        raise TypeError(f"must be a string, got {type_name(value)}")
     return value
 
 
 def _structure_int(value: object, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"must be an integer, got {_type_name(value)}")
+        raise TypeError(f"must be an integer, got {type_name(value)}")
     return value
 
 
 def _structure_float(value: object, _: type) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"must be a number, got {_type_name(value)}")
-    return float(value)
+        raise TypeError(f"must be a number, got {type_name(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("must be a number within float range") from None
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    return number
 
 
 def _structure_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"must be true or false, got {_type_name(value)}")
+        raise TypeError(f"must be true or false, got {type_name(value)}")
     return value
 
 
@@ -65,7 +76,7 @@ def _structure_secret(value: object, _: type) -> Secret:
         return value
     if not isinstance(value, str):
         # Name the type only: the value may be the secret, misplaced.
-        raise TypeError(f"must be a string, got {_type_name(value)}")
+        raise TypeError(f"must be a string, got {type_name(value)}")
     return Secret(value)
 
 
@@ -75,19 +86,95 @@ def _is_literal(type_: Any) -> bool:
 
 def _structure_literal(value: object, type_: Any) -> Any:
     choices = get_args(type_)
-    if value in choices and type(value) in {type(c) for c in choices}:
+    if any(value == c and type(value) is type(c) for c in choices):
         return value
+
     listed = ", ".join(repr(choice) for choice in choices)
-    raise ValueError(f"must be one of {listed}, got {value!r}")
+    texts = [choice for choice in choices if isinstance(choice, str)]
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, texts, n=1, cutoff=0.6)
+        # Quote the value only when it is plainly a typo of a choice: the
+        # string may be a secret pasted into the wrong field.
+        if close:
+            raise ValueError(
+                f"must be one of {listed}, got {value!r}; did you mean {close[0]!r}?"
+            )
+        raise ValueError(f"must be one of {listed}, got another string")
+    raise ValueError(f"must be one of {listed}, got {type_name(value)}")
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key_path(key: object) -> str:
+    if isinstance(key, str) and _PLAIN_KEY.match(key):
+        return key
+    return f"[{key!r}]"
 
 
 def _structure_mapping_of_str(value: object, _: type) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise TypeError(f"must be a table of strings, got {_type_name(value)}")
+        raise TypeError(f"must be a table of strings, got {type_name(value)}")
+
+    errors = []
     for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise TypeError(f"entry {key!r} must map a string to a string")
+        if not isinstance(key, str):
+            message = f"key must be a string, got {type_name(key)}"
+            errors.append(FieldError(f"[{key!r}]", message))
+        elif not isinstance(item, str):
+            message = f"must be a string, got {type_name(item)}"
+            errors.append(FieldError(_key_path(key), message))
+
+    if errors:
+        raise ConfigError(errors)
     return dict(value)
+
+
+_COLLECTIONS: dict[Any, Callable[[list[Any]], Any]] = {
+    list: list,
+    tuple: tuple,
+    set: set,
+    frozenset: frozenset,
+    abc.Sequence: tuple,
+    abc.MutableSequence: list,
+    abc.Set: frozenset,
+    abc.MutableSet: set,
+}
+
+
+def _is_collection(type_: Any) -> bool:
+    return get_origin(type_) in _COLLECTIONS
+
+
+def _collection_hook(conv: cattrs.Converter) -> Callable[[object, Any], Any]:
+    """Structure lists strictly: cattrs takes any iterable, even a string."""
+
+    def structure_collection(value: object, type_: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"must be a list, got {type_name(value)}")
+
+        origin = get_origin(type_)
+        args = get_args(type_)
+        variadic = origin is not tuple or (len(args) == 2 and args[1] is ...)
+        if variadic:
+            item_types = [args[0] if args else Any] * len(value)
+        elif len(value) != len(args):
+            raise ValueError(f"must be a list of {len(args)} items, got {len(value)}")
+        else:
+            item_types = list(args)
+
+        items = []
+        errors: list[FieldError] = []
+        for index, (item, item_type) in enumerate(zip(value, item_types, strict=True)):
+            try:
+                items.append(conv.structure(item, item_type))
+            except _ITEM_ERRORS as exc:
+                errors.extend(field_errors(exc, f"[{index}]"))
+        if errors:
+            raise ConfigError(errors)
+        return _COLLECTIONS[origin](items)
+
+    return structure_collection
 
 
 def make_converter(*, mask_secrets: bool = False) -> cattrs.Converter:
@@ -110,6 +197,7 @@ def make_converter(*, mask_secrets: bool = False) -> cattrs.Converter:
         lambda type_: type_ == dict[str, str], _structure_mapping_of_str
     )
     conv.register_structure_hook_func(_is_literal, _structure_literal)
+    conv.register_structure_hook_func(_is_collection, _collection_hook(conv))
 
     if mask_secrets:
         conv.register_unstructure_hook(Secret, lambda _: MASK)
@@ -123,6 +211,15 @@ converter = make_converter()
 """The converter that loads and dumps every model."""
 
 _masking_converter = make_converter(mask_secrets=True)
+
+_ITEM_ERRORS = (
+    ClassValidationError,
+    ConfigError,
+    TypeError,
+    ValueError,
+    KeyError,
+    AttributeError,
+)
 
 
 def _describe_failure(exc: BaseException) -> str:
@@ -197,12 +294,52 @@ def structure(data: object, model: type[_T], path: str = "") -> _T:
     if not isinstance(data, Mapping):
         where = path or "credentials"
         raise ConfigError(
-            [FieldError(where, f"must be a table of fields, got {_type_name(data)}")]
+            [FieldError(where, f"must be a table of fields, got {type_name(data)}")]
         )
     try:
         return converter.structure(data, model)
     except (ClassValidationError, ConfigError) as exc:
         raise ConfigError(field_errors(exc, path)) from None
+    except (TypeError, ValueError) as exc:
+        # A check in the model itself (a validator or __attrs_post_init__)
+        # that raised a plain error instead of a ConfigError.
+        raise ConfigError([FieldError(path, _describe_failure(exc))]) from None
+
+
+def field_values(instance: object) -> Any:
+    """Return a model's fields as the plain mapping :func:`structure` takes.
+
+    Unlike :func:`unstructure` it keeps every value as it is (a
+    :class:`Secret` stays a Secret), and it never fails on a field that
+    holds the wrong type: finding those is the structuring's job.
+    """
+    model = type(instance)
+    if attrs.has(model):
+        return {
+            field.alias: field_values(getattr(instance, field.name))
+            for field in attrs.fields(model)
+            if field.init
+        }
+    if isinstance(instance, Mapping):
+        return {key: field_values(item) for key, item in instance.items()}
+    if isinstance(instance, (list, tuple)):
+        return [field_values(item) for item in instance]
+    return instance
+
+
+def check_instance(instance: _T, path: str = "") -> _T:
+    """Return a copy of model ``instance`` checked as strictly as a file.
+
+    attrs does not check types on construction, so a model built in Python
+    may hold a plain ``str`` where a :class:`Secret` belongs (and would show
+    it in its repr) or an int where a string belongs. Structuring its
+    fields again applies every rule a loaded document meets, and wraps
+    plain strings given for secrets.
+
+    Raises:
+        ConfigError: With every bad field, under ``path``.
+    """
+    return structure(field_values(instance), type(instance), path)
 
 
 def unstructure(instance: object, *, reveal_secrets: bool = True) -> Any:
