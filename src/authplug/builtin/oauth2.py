@@ -15,6 +15,7 @@ from attrs import frozen
 from authplug.errors import ConfigError, FieldError
 from authplug.fields import Scopes, Url, describe, scopes_field, url_field
 from authplug.hookspecs import hookimpl
+from authplug.oauth2.flows import ClientCredentialsFlow, OAuth2Flow, PasswordFlow
 from authplug.records import AuthType
 from authplug.secret import Secret
 
@@ -140,6 +141,7 @@ OAUTH2 = AuthType(
     user_model=OAuth2Token,
     app_model=OAuth2App,
     aliases=("OAUTH2",),
+    flow=OAuth2Flow,
 )
 
 OAUTH2_CLIENT_CREDENTIALS = AuthType(
@@ -149,6 +151,7 @@ OAUTH2_CLIENT_CREDENTIALS = AuthType(
     app_model=OAuth2Client,
     aliases=("OAUTH2_CLIENT_CREDENTIALS",),
     parent="oauth2",
+    flow=ClientCredentialsFlow,
 )
 
 OAUTH2_PASSWORD = AuthType(
@@ -158,6 +161,7 @@ OAUTH2_PASSWORD = AuthType(
     app_model=OAuth2Client,
     aliases=("OAUTH2_PASSWORD",),
     parent="oauth2",
+    flow=PasswordFlow,
 )
 
 
