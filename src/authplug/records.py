@@ -8,6 +8,7 @@ a mapping through an auth type gives validated :class:`Credentials`.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -15,8 +16,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 from attrs import field, frozen
 
-from authplug.convert import structure, unstructure
+from authplug.convert import check_instance, field_values, structure, unstructure
 from authplug.errors import ConfigError, FieldError
+from authplug.fields import type_name
 
 if TYPE_CHECKING:
     from authplug.flow import AuthFlow
@@ -130,12 +132,16 @@ class AuthType:
             ConfigError: With every bad field and its path.
         """
         errors = self._document_errors(data)
+        if not isinstance(data, Mapping):
+            raise ConfigError(errors, source=source)
+
         user = self._side(data, "user", self.user_model, errors)
         app = self._side(data, "app", self.app_model, errors)
 
-        auth_id = data.get("auth_id") if isinstance(data, Mapping) else None
+        auth_id = data.get("auth_id")
         if auth_id is not None and not isinstance(auth_id, str):
-            errors.append(FieldError("auth_id", "must be a string"))
+            kind = type_name(auth_id)
+            errors.append(FieldError("auth_id", f"must be a string, got {kind}"))
 
         if errors:
             raise ConfigError(errors, source=source)
@@ -144,18 +150,41 @@ class AuthType:
     def create(
         self, *, user: Any = None, app: Any = None, auth_id: str | None = None
     ) -> Credentials[Any, Any]:
-        """Build credentials from model instances made in Python."""
-        user = self.user_model() if user is None else user
-        app = self.app_model() if app is None else app
+        """Build credentials from model instances made in Python.
+
+        The instances are checked as strictly as a loaded document (attrs
+        itself checks no types), and plain strings given for secrets are
+        wrapped in :class:`~authplug.Secret`.
+
+        Raises:
+            ConfigError: With every bad field and its path.
+        """
+        errors: list[FieldError] = []
+        checked: dict[str, Any] = {}
         for side, value, model in (
             ("user", user, self.user_model),
             ("app", app, self.app_model),
         ):
+            if value is None:
+                value = model()
             if not isinstance(value, model):
-                raise ConfigError(
-                    [FieldError(side, f"must be a {model.__name__} instance")]
-                )
-        return Credentials(type=self, user=user, app=app, auth_id=auth_id)
+                kind = type(value).__name__
+                message = f"must be a {model.__name__} instance, got {kind}"
+                errors.append(FieldError(side, message))
+                continue
+            try:
+                checked[side] = check_instance(value, side)
+            except ConfigError as exc:
+                errors.extend(exc.errors)
+
+        if auth_id is not None and not isinstance(auth_id, str):
+            kind = type_name(auth_id)
+            errors.append(FieldError("auth_id", f"must be a string, got {kind}"))
+        if errors:
+            raise ConfigError(errors)
+        return Credentials(
+            type=self, user=checked["user"], app=checked["app"], auth_id=auth_id
+        )
 
     def dump(
         self, credentials: Credentials[Any, Any], *, reveal_secrets: bool = True
@@ -206,24 +235,37 @@ class AuthType:
 
     def _document_errors(self, data: object) -> list[FieldError]:
         if not isinstance(data, Mapping):
-            kind = type(data).__name__
+            kind = type_name(data)
             return [FieldError("", f"credentials must be a table, got {kind}")]
 
         errors = []
         for key in data:
-            if key not in _DOCUMENT_KEYS:
-                errors.append(
-                    FieldError(
-                        str(key),
-                        "unknown field; expected type, auth_id, user and app",
-                    )
-                )
-        declared = data.get("type")
-        if declared is not None and declared not in self.names:
-            errors.append(
-                FieldError("type", f"is {declared!r}, but these are {self.name!r}")
+            if key in _DOCUMENT_KEYS:
+                continue
+            close = difflib.get_close_matches(str(key), _DOCUMENT_KEYS, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else "expected type, auth_id, user and app"
             )
+            errors.append(FieldError(str(key), f"unknown field; {hint}"))
+
+        declared = data.get("type")
+        if declared is None or self._is_named(declared):
+            return errors
+        if isinstance(declared, str):
+            message = f"is {declared!r}, but these are {self.name!r}"
+        else:
+            message = f"must be the name of an auth type, got {type_name(declared)}"
+        errors.append(FieldError("type", message))
         return errors
+
+    def _is_named(self, declared: object) -> bool:
+        # The registry resolves names whatever their case; so must we.
+        if not isinstance(declared, str):
+            return False
+        wanted = declared.casefold()
+        return any(name.casefold() == wanted for name in self.names)
 
     @staticmethod
     def _side(data: object, side: str, model: type, errors: list[FieldError]) -> Any:
@@ -257,8 +299,21 @@ class Credentials(Generic[UserT, AppT]):
     auth_id: str | None = None
 
     def with_user(self, **changes: Any) -> Credentials[UserT, AppT]:
-        """Return a copy whose user model has ``changes`` applied."""
-        return attrs.evolve(self, user=attrs.evolve(self.user, **changes))  # type: ignore[misc]
+        """Return a copy whose user model has ``changes`` applied.
+
+        The changed user is checked as strictly as a loaded document, and
+        plain strings given for secrets are wrapped in
+        :class:`~authplug.Secret`, so a flow that stores a new token can
+        never leave it readable in a repr.
+
+        Raises:
+            ConfigError: A change names no field of the user model or gives
+                a value it does not accept; paths start with ``user``.
+        """
+        document = field_values(self.user)
+        document.update(changes)
+        user = structure(document, type(self.user), "user")
+        return attrs.evolve(self, user=user)
 
     def dump(self, *, reveal_secrets: bool = True) -> dict[str, Any]:
         """Return these credentials as plain data; see :meth:`AuthType.dump`."""
