@@ -134,7 +134,7 @@ def _expiry_times() -> st.SearchStrategy[float | int]:
 @st.composite
 def _document(
     draw: st.DrawFn,
-    type_names: list[str],
+    type_names: st.SearchStrategy[str],
     user: st.SearchStrategy[Document] | None,
     app: st.SearchStrategy[Document] | None,
     *,
@@ -142,7 +142,7 @@ def _document(
     app_required: bool,
 ) -> Document:
     """Assemble a document, leaving out optional sides now and then."""
-    document: Document = {"type": draw(st.sampled_from(type_names))}
+    document: Document = {"type": draw(type_names)}
     if draw(st.booleans()):
         document["auth_id"] = draw(plain_text())
     for side, strategy, required in (
@@ -159,7 +159,9 @@ def _document(
 
 def none_documents() -> st.SearchStrategy[Document]:
     """Draw a document of the ``none`` type."""
-    return _document(["none"], None, None, user_required=False, app_required=False)
+    return _document(
+        st.sampled_from(["none"]), None, None, user_required=False, app_required=False
+    )
 
 
 def token_documents() -> st.SearchStrategy[Document]:
@@ -175,7 +177,11 @@ def token_documents() -> st.SearchStrategy[Document]:
         },
     )
     return _document(
-        ["token", "TOKEN"], user, app, user_required=True, app_required=False
+        st.sampled_from(["token", "TOKEN"]),
+        user,
+        app,
+        user_required=True,
+        app_required=False,
     )
 
 
@@ -183,7 +189,9 @@ def basic_documents() -> st.SearchStrategy[Document]:
     """Draw a document of the ``basic`` type."""
     username = plain_text().filter(lambda name: ":" not in name)
     user = st.fixed_dictionaries({"username": username, "password": secrets()})
-    return _document(["basic"], user, None, user_required=True, app_required=False)
+    return _document(
+        st.sampled_from(["basic"]), user, None, user_required=True, app_required=False
+    )
 
 
 def _token_fields() -> dict[str, st.SearchStrategy[Any]]:
@@ -208,40 +216,56 @@ def password_users() -> st.SearchStrategy[Document]:
     )
 
 
+_CLIENT_AUTHS = st.sampled_from(
+    [None, "client_secret_basic", "client_secret_post", "none"]
+)
+_CLIENT_IDS = plain_text(min_size=1)
+_URLS = urls()
+_SECRETS = secrets()
+_CLIENT_OPTIONS = {
+    "scopes": scopes(),
+    "audience": _optional(plain_text()),
+    "resource": _optional(https_urls()),
+    "token_params": st.dictionaries(_param_names(), plain_text(), max_size=3),
+}
+_CLIENT_EXTRAS = st.fixed_dictionaries({}, optional=_CLIENT_OPTIONS)
+_CODE_OPTIONS = {"redirect_uri": _optional(_URLS)}
+# A public client must use PKCE; left out, pkce defaults to true.
+_CODE_EXTRAS = {
+    public: st.fixed_dictionaries(
+        {},
+        optional={
+            **_CLIENT_OPTIONS,
+            **_CODE_OPTIONS,
+            "pkce": st.just(True) if public else st.booleans(),
+        },
+    )
+    for public in (True, False)
+}
+
+
 @st.composite
 def oauth2_clients(draw: st.DrawFn, *, code_grant: bool = False) -> Document:
     """Draw OAuth2 client settings; with ``code_grant``, those of ``oauth2``."""
-    client_auth = draw(
-        st.sampled_from([None, "client_secret_basic", "client_secret_post", "none"])
-    )
-    app: Document = {
-        "client_id": draw(plain_text(min_size=1)),
-        "token_url": draw(urls()),
-    }
+    client_auth = draw(_CLIENT_AUTHS)
+    app: Document = {"client_id": draw(_CLIENT_IDS), "token_url": draw(_URLS)}
     if client_auth is not None:
         app["client_auth"] = client_auth
     if client_auth != "none" or draw(st.booleans()):
-        app["client_secret"] = draw(secrets())
+        app["client_secret"] = draw(_SECRETS)
 
-    optional = {
-        "scopes": scopes(),
-        "audience": _optional(plain_text()),
-        "resource": _optional(https_urls()),
-        "token_params": st.dictionaries(_param_names(), plain_text(), max_size=3),
-    }
     if code_grant:
-        app["auth_url"] = draw(urls())
-        optional["redirect_uri"] = _optional(urls())
-        # A public client must use PKCE; left out, pkce defaults to true.
-        optional["pkce"] = st.just(True) if client_auth == "none" else st.booleans()
-    app.update(draw(st.fixed_dictionaries({}, optional=optional)))
+        app["auth_url"] = draw(_URLS)
+        app.update(draw(_CODE_EXTRAS[client_auth == "none"]))
+    else:
+        app.update(draw(_CLIENT_EXTRAS))
     return app
 
 
 def oauth2_documents() -> st.SearchStrategy[Document]:
     """Draw a document of the ``oauth2`` (authorization code) type."""
     return _document(
-        ["oauth2", "OAUTH2"],
+        st.sampled_from(["oauth2", "OAUTH2"]),
         oauth2_token_users(),
         oauth2_clients(code_grant=True),
         user_required=False,
@@ -252,7 +276,7 @@ def oauth2_documents() -> st.SearchStrategy[Document]:
 def client_credentials_documents() -> st.SearchStrategy[Document]:
     """Draw a document of the ``oauth2.client_credentials`` type."""
     return _document(
-        ["oauth2.client_credentials", "OAUTH2_CLIENT_CREDENTIALS"],
+        st.sampled_from(["oauth2.client_credentials", "OAUTH2_CLIENT_CREDENTIALS"]),
         oauth2_token_users(),
         oauth2_clients(),
         user_required=False,
@@ -263,7 +287,7 @@ def client_credentials_documents() -> st.SearchStrategy[Document]:
 def password_documents() -> st.SearchStrategy[Document]:
     """Draw a document of the ``oauth2.password`` type."""
     return _document(
-        ["oauth2.password", "OAUTH2_PASSWORD"],
+        st.sampled_from(["oauth2.password", "OAUTH2_PASSWORD"]),
         password_users(),
         oauth2_clients(),
         user_required=True,
@@ -271,30 +295,37 @@ def password_documents() -> st.SearchStrategy[Document]:
     )
 
 
+_SIGNATURE_METHODS = st.sampled_from(
+    [None, "HMAC-SHA1", "HMAC-SHA256", "RSA-SHA1", "PLAINTEXT"]
+)
+_CONSUMER_KEYS = plain_text()
+_OAUTH1_EXTRAS = st.fixed_dictionaries(
+    {},
+    optional={
+        "placement": st.sampled_from(["header", "query", "body"]),
+        "request_token_url": _optional(_URLS),
+        "authorize_url": _optional(_URLS),
+        "access_token_url": _optional(_URLS),
+        "callback_uri": _optional(st.one_of(st.just("oob"), _URLS)),
+        "realm": _optional(plain_text()),
+        "include_version": st.booleans(),
+    },
+)
+
+
 @st.composite
 def oauth1_apps(draw: st.DrawFn) -> Document:
     """Draw OAuth1 consumer settings, with the secret its method needs."""
-    method = draw(
-        st.sampled_from([None, "HMAC-SHA1", "HMAC-SHA256", "RSA-SHA1", "PLAINTEXT"])
-    )
-    app: Document = {"consumer_key": draw(plain_text())}
+    method = draw(_SIGNATURE_METHODS)
+    app: Document = {"consumer_key": draw(_CONSUMER_KEYS)}
     if method is not None:
         app["signature_method"] = method
     if method == "RSA-SHA1":
-        app["rsa_private_key"] = draw(secrets())
+        app["rsa_private_key"] = draw(_SECRETS)
     else:
-        app["consumer_secret"] = draw(secrets())
+        app["consumer_secret"] = draw(_SECRETS)
 
-    optional = {
-        "placement": st.sampled_from(["header", "query", "body"]),
-        "request_token_url": _optional(urls()),
-        "authorize_url": _optional(urls()),
-        "access_token_url": _optional(urls()),
-        "callback_uri": _optional(st.one_of(st.just("oob"), urls())),
-        "realm": _optional(plain_text()),
-        "include_version": st.booleans(),
-    }
-    app.update(draw(st.fixed_dictionaries({}, optional=optional)))
+    app.update(draw(_OAUTH1_EXTRAS))
     return app
 
 
@@ -307,7 +338,7 @@ def oauth1_documents() -> st.SearchStrategy[Document]:
     )
     user = st.one_of(pair, unset)
     return _document(
-        ["oauth1", "OAUTH1"],
+        st.sampled_from(["oauth1", "OAUTH1"]),
         user,
         oauth1_apps(),
         user_required=False,

@@ -6,6 +6,7 @@ from base64 import b64encode
 
 from attrs import frozen
 
+from authplug.builtin.token import set_header
 from authplug.fields import describe, field_validator
 from authplug.flow import AuthFlow
 from authplug.hookspecs import hookimpl
@@ -26,7 +27,11 @@ def _check_username(value: str) -> None:
 class BasicUser:
     """A user name and password."""
 
-    username: str = describe("The user name", validator=_check_username)
+    username: str = describe(
+        "The user name",
+        validator=_check_username,
+        metadata={"json_schema": {"pattern": "^[^:]*$"}},
+    )
     password: Secret = describe("The password")
 
 
@@ -42,9 +47,8 @@ class BasicFlow(AuthFlow[BasicUser, NoFields]):
     def apply(self, request: Request) -> None:
         """Set the Authorization header, replacing any earlier one."""
         user = self.user
-        request.headers["Authorization"] = basic_header(
-            user.username, user.password.reveal()
-        )
+        value = basic_header(user.username, user.password.reveal())
+        set_header(request, "Authorization", value)
 
 
 BASIC = AuthType(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from attrs import frozen
@@ -13,13 +14,42 @@ from authplug.http import Request
 from authplug.records import AuthType
 from authplug.secret import Secret
 
-__all__ = ["TOKEN", "TokenApp", "TokenFlow", "TokenUser"]
+__all__ = ["TOKEN", "TokenApp", "TokenFlow", "TokenUser", "set_header"]
+
+
+# RFC 9110 field names are tokens: ASCII letters, digits and these marks.
+# The lookahead refuses a trailing newline, which "$" alone lets through in
+# Python's re (and so in Python validators of the JSON Schema).
+HEADER_NAME_PATTERN = r"^(?![\s\S]*\s)[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
+_HEADER_NAME = re.compile(HEADER_NAME_PATTERN)
 
 
 @field_validator
 def _check_header_name(value: str) -> None:
-    if not value or any(ch in value for ch in " \t\r\n:"):
-        raise ValueError(f"must be an HTTP header name, got {value!r}")
+    # The value is not quoted: a token pasted into the wrong field is common.
+    if not _HEADER_NAME.fullmatch(value):
+        raise ValueError(
+            "must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~, "
+            "with no spaces or colons"
+        )
+
+
+@field_validator
+def _check_query_param(value: str) -> None:
+    if not value:
+        raise ValueError("must not be empty")
+
+
+def set_header(request: Request, name: str, value: str) -> None:
+    """Set header ``name`` on ``request``, replacing it in any letter case.
+
+    Request headers may be a plain dict, where ``authorization`` and
+    ``Authorization`` are two keys; a second header must never be added.
+    """
+    lowered = name.lower()
+    for key in [key for key in request.headers if key.lower() == lowered]:
+        del request.headers[key]
+    request.headers[name] = value
 
 
 @frozen(kw_only=True)
@@ -33,6 +63,7 @@ class TokenApp:
         "The header that carries the token",
         default="Authorization",
         validator=_check_header_name,
+        metadata={"json_schema": {"pattern": HEADER_NAME_PATTERN}},
     )
     prefix: str | None = describe(
         "Put before the token in the header, such as 'Bearer' or 'Token'; "
@@ -40,7 +71,10 @@ class TokenApp:
         default="Bearer",
     )
     query_param: str = describe(
-        "The query parameter that carries the token", default="api_key"
+        "The query parameter that carries the token",
+        default="api_key",
+        validator=_check_query_param,
+        metadata={"json_schema": {"minLength": 1}},
     )
 
 
@@ -64,7 +98,7 @@ class TokenFlow(AuthFlow[TokenUser, TokenApp]):
             return
 
         value = f"{app.prefix} {token}" if app.prefix else token
-        request.headers[app.header_name] = value
+        set_header(request, app.header_name, value)
 
 
 TOKEN = AuthType(
