@@ -150,14 +150,24 @@ class PluginClash(PluginError):
         plugins: Both claimants, each described with distribution and version.
     """
 
-    def __init__(self, name: str, first: str, second: str, *, plugin: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        first: str,
+        second: str,
+        *,
+        plugin: str,
+        what: str = "auth type name",
+        remedy: str | None = None,
+    ) -> None:
         self.name = name
         self.plugins = (first, second)
-        message = (
-            f"auth type name {name!r} is claimed by both {first} and {second}. "
-            "Uninstall one of them, or block one by its plugin name with "
-            "AUTHPLUG_BLOCK=<plugin>."
-        )
+        if remedy is None:
+            remedy = (
+                "Uninstall one of them, or block one by its plugin name with "
+                "AUTHPLUG_BLOCK=<plugin>."
+            )
+        message = f"{what} {name!r} is claimed by both {first} and {second}. {remedy}"
         super().__init__(message, plugin=plugin)
 
 

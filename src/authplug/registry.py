@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
@@ -34,7 +35,9 @@ from authplug.errors import (
     PluginError,
     UnknownAuthType,
 )
+from authplug.flow import AuthFlow
 from authplug.records import AuthType, Credentials
+from authplug.stores.store_type import StoreType
 
 __all__ = [
     "BLOCK_ENV",
@@ -89,6 +92,8 @@ class Registry:
         problems: The plugins that were skipped while building.
         plugin_manager: The pluggy manager the types came from, for other
             hooks.
+        store_types: The checked token store types, each selected by the
+            scheme of a store URL (see :mod:`authplug.stores.urls`).
     """
 
     def __init__(
@@ -97,15 +102,25 @@ class Registry:
         *,
         problems: Iterable[PluginProblem] = (),
         plugin_manager: pluggy.PluginManager | None = None,
+        store_types: Iterable[StoreType] = (),
     ) -> None:
         self._types: dict[str, AuthType] = {}
         self._index: dict[str, AuthType] = {}
         self.problems = tuple(problems)
         self.plugin_manager = plugin_manager
+        self.store_types: dict[str, StoreType] = {}
+
+        for store_type in store_types:
+            claimed = self.store_types.get(store_type.scheme)
+            if claimed is not None and claimed is not store_type:
+                raise _store_clash(claimed, store_type)
+            self.store_types[store_type.scheme] = store_type
 
         for auth_type in types:
             for name in auth_type.names:
                 existing = self._index.get(name)
+                if existing is auth_type:
+                    continue
                 if existing is not None:
                     raise _clash(name, existing, auth_type)
                 self._index[name] = auth_type
@@ -118,10 +133,10 @@ class Registry:
             UnknownAuthType: No plugin provides it; the error lists the
                 known names and the closest matches.
         """
-        try:
-            return self._index[name]
-        except KeyError:
-            return self._resolve_miss(name)
+        found = self._index.get(name) if isinstance(name, str) else None
+        if found is not None:
+            return found
+        return self._resolve_miss(name)
 
     def names(self) -> list[str]:
         """Return the canonical name of every type, sorted."""
@@ -167,7 +182,7 @@ class Registry:
         return auth_type.load(data, source=source)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._index
+        return isinstance(name, str) and name in self._index
 
     def __iter__(self) -> Iterator[AuthType]:
         return iter(self.types())
@@ -197,9 +212,62 @@ def _clash(name: str, first: AuthType, second: AuthType) -> PluginClash:
         origin = _Origin(record.distribution, record.version)
         return origin.describe(record.plugin)
 
+    if first.plugin == second.plugin:
+        remedy = (
+            f"Each type of plugin {second.plugin!r} needs a name of its own; "
+            "fix the plugin or report it to its authors."
+        )
+    else:
+        remedy = (
+            "Uninstall one of them, or block one by its plugin name with "
+            f"{BLOCK_ENV}={first.plugin} or {BLOCK_ENV}={second.plugin}."
+        )
     return PluginClash(
-        name, describe(first), describe(second), plugin=second.plugin or ""
+        name,
+        describe(first),
+        describe(second),
+        plugin=second.plugin or "",
+        remedy=remedy,
     )
+
+
+def _store_clash(first: StoreType, second: StoreType) -> PluginClash:
+    def describe(record: StoreType) -> str:
+        origin = _Origin(record.distribution, record.version)
+        return origin.describe(record.plugin)
+
+    return PluginClash(
+        second.scheme,
+        describe(first),
+        describe(second),
+        plugin=second.plugin or "",
+        what="token store scheme",
+        remedy=(
+            "Uninstall one of them, or block one by its plugin name with "
+            f"{BLOCK_ENV}={first.plugin} or {BLOCK_ENV}={second.plugin}."
+        ),
+    )
+
+
+def _plugin_name_clash(name: str, first: _Origin, second: _Origin) -> PluginClash:
+    if first.distribution and second.distribution:
+        choices = f"{BLOCK_ENV}={first.distribution} or {second.distribution}"
+        remedy = f"Uninstall one of them, or block one by distribution with {choices}."
+    else:
+        remedy = "Pass the plugin given in code under a name of its own."
+    return PluginClash(
+        name,
+        first.describe(name),
+        second.describe(name),
+        plugin=name,
+        what="plugin name",
+        remedy=remedy,
+    )
+
+
+def canonical_name(name: str) -> str:
+    """Return a distribution name normalized as pip does (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _blocked_from_env() -> set[str]:
@@ -220,6 +288,7 @@ class _Builder:
     def __init__(self, *, strict: bool, blocked: set[str]) -> None:
         self.strict = strict
         self.blocked = blocked
+        self.blocked_distributions = {canonical_name(name) for name in blocked}
         self.problems: list[PluginProblem] = []
         self.origins: dict[str, _Origin] = {}
         self.manager = pluggy.PluginManager(hookspecs.PROJECT)
@@ -227,43 +296,56 @@ class _Builder:
         for name in blocked:
             self.manager.set_blocked(name)
 
-    def skip(self, plugin: str, origin: _Origin, message: str) -> None:
+    def skip(
+        self,
+        plugin: str,
+        origin: _Origin,
+        message: str,
+        cause: BaseException | None = None,
+    ) -> None:
         where = (
             f"{origin.distribution} {origin.version}" if origin.distribution else None
         )
         problem = PluginProblem(plugin, where, message)
         if self.strict:
-            raise PluginError(str(problem), plugin=plugin)
+            raise PluginError(str(problem), plugin=plugin) from cause
         log.warning("skipping %s", problem)
         self.problems.append(problem)
+
+    def is_blocked(self, name: str, origin: _Origin) -> bool:
+        if name in self.blocked:
+            return True
+        dist = origin.distribution
+        return dist is not None and canonical_name(dist) in self.blocked_distributions
 
     def add_entry_points(self) -> None:
         found = entry_points(group=ENTRY_POINT_GROUP)
         for entry_point in sorted(found, key=lambda ep: ep.name):
             origin = _origin(entry_point)
-            if entry_point.name in self.blocked or origin.distribution in self.blocked:
+            if self.is_blocked(entry_point.name, origin):
                 log.info("plugin %r is blocked by %s", entry_point.name, BLOCK_ENV)
                 continue
 
             if entry_point.name in self.origins:
-                first = self.origins[entry_point.name].describe(entry_point.name)
-                second = origin.describe(entry_point.name)
-                raise PluginClash(
-                    entry_point.name, first, second, plugin=entry_point.name
-                )
+                first = self.origins[entry_point.name]
+                raise _plugin_name_clash(entry_point.name, first, origin)
 
             try:
                 plugin = entry_point.load()
             except Exception as exc:
-                self.skip(entry_point.name, origin, f"failed to import: {exc!r}")
+                message = f"failed to import: {exc!r}"
+                self.skip(entry_point.name, origin, message, exc)
                 continue
             self.add(plugin, entry_point.name, origin)
 
     def add(self, plugin: object, name: str, origin: _Origin) -> None:
+        if name in self.origins:
+            raise _plugin_name_clash(name, self.origins[name], origin)
+
         try:
             self.manager.register(plugin, name=name)
-        except ValueError as exc:
-            self.skip(name, origin, f"could not be registered: {exc}")
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            self.skip(name, origin, f"could not be registered: {exc}", exc)
             return
         self.origins[name] = origin
 
@@ -272,7 +354,7 @@ class _Builder:
         except pluggy.PluginValidationError as exc:
             self.manager.unregister(name=name)
             del self.origins[name]
-            self.skip(name, origin, str(exc))
+            self.skip(name, origin, str(exc), exc)
 
     def collect(self) -> list[AuthType]:
         records: list[AuthType] = []
@@ -287,12 +369,21 @@ class _Builder:
     ) -> list[AuthType]:
         try:
             returned: Any = impl.function()
+            if isinstance(returned, (str, bytes, Mapping, AuthType)):
+                kind = type(returned).__name__
+                message = f"authplug_auth_types returned one {kind}"
+                self.skip(name, origin, f"{message}; return a list of AuthType records")
+                return []
             items: list[object] = [] if returned is None else list(returned)
+        except TypeError as exc:
+            kind = type(returned).__name__
+            message = f"authplug_auth_types returned {kind}, which is not iterable"
+            self.skip(name, origin, message, exc)
+            return []
         except Exception as exc:
-            self.skip(name, origin, f"authplug_auth_types raised {exc!r}")
+            self.skip(name, origin, f"authplug_auth_types raised {exc!r}", exc)
             return []
 
-        records = [item for item in items if isinstance(item, AuthType)]
         bad = [item for item in items if not isinstance(item, AuthType)]
         if bad:
             kinds = ", ".join(sorted({type(item).__name__ for item in bad}))
@@ -300,6 +391,17 @@ class _Builder:
                 name,
                 origin,
                 f"authplug_auth_types returned {kinds}, not AuthType records",
+            )
+            return []
+
+        records = [item for item in items if isinstance(item, AuthType)]
+        bad_flows = [r.name for r in records if not _is_flow(r.flow)]
+        if bad_flows:
+            listed = ", ".join(repr(n) for n in bad_flows)
+            self.skip(
+                name,
+                origin,
+                f"the flow of {listed} is not an authplug.AuthFlow subclass",
             )
             return []
 
@@ -311,6 +413,55 @@ class _Builder:
                 version=origin.version,
             )
             for record in records
+        ]
+
+    def collect_store_types(self) -> list[StoreType]:
+        records: list[StoreType] = []
+        for impl in self.manager.hook.authplug_token_stores.get_hookimpls():
+            name = impl.plugin_name
+            origin = self.origins.get(name, _Origin())
+            records.extend(self._store_types_of(impl, name, origin))
+        return records
+
+    def _store_types_of(
+        self, impl: pluggy.HookImpl, name: str, origin: _Origin
+    ) -> list[StoreType]:
+        hook = "authplug_token_stores"
+        try:
+            returned: Any = impl.function()
+            if isinstance(returned, (str, bytes, Mapping, StoreType)):
+                kind = type(returned).__name__
+                message = f"{hook} returned one {kind}"
+                self.skip(
+                    name, origin, f"{message}; return a list of StoreType records"
+                )
+                return []
+            items: list[object] = [] if returned is None else list(returned)
+        except TypeError as exc:
+            kind = type(returned).__name__
+            self.skip(
+                name, origin, f"{hook} returned {kind}, which is not iterable", exc
+            )
+            return []
+        except Exception as exc:
+            self.skip(name, origin, f"{hook} raised {exc!r}", exc)
+            return []
+
+        bad = [item for item in items if not isinstance(item, StoreType)]
+        if bad:
+            kinds = ", ".join(sorted({type(item).__name__ for item in bad}))
+            self.skip(name, origin, f"{hook} returned {kinds}, not StoreType records")
+            return []
+
+        return [
+            attrs.evolve(
+                item,
+                plugin=name,
+                distribution=origin.distribution,
+                version=origin.version,
+            )
+            for item in items
+            if isinstance(item, StoreType)
         ]
 
 
@@ -332,7 +483,8 @@ def build_registry(
         entry_points: Load the ``authplug`` entry-point group.
 
     Raises:
-        PluginClash: Two plugins claim the same name or alias.
+        PluginClash: Two plugins claim the same name or alias, or the
+            same token store scheme.
         PluginError: In strict mode, a plugin that could not be used.
     """
     blocked = set(block) if block is not None else _blocked_from_env()
@@ -341,13 +493,25 @@ def build_registry(
     if entry_points:
         builder.add_entry_points()
     for name, plugin in (plugins or {}).items():
-        if name not in blocked:
-            builder.add(plugin, name, _Origin())
+        if name in blocked:
+            log.info("plugin %r is blocked", name)
+            continue
+        builder.add(plugin, name, _Origin())
 
     records = builder.collect()
-    built = Registry(records, problems=builder.problems, plugin_manager=builder.manager)
+    store_types = builder.collect_store_types()
+    built = Registry(
+        records,
+        problems=builder.problems,
+        plugin_manager=builder.manager,
+        store_types=store_types,
+    )
     _warn_orphans(built)
     return built
+
+
+def _is_flow(flow: object) -> bool:
+    return flow is None or (isinstance(flow, type) and issubclass(flow, AuthFlow))
 
 
 def _warn_orphans(built: Registry) -> None:
