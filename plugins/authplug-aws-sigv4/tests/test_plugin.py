@@ -150,6 +150,29 @@ def test_reports_every_bad_value_without_quoting_secrets() -> None:
     assert "paste it again" in message
 
 
+@pytest.mark.parametrize(
+    ("side", "field", "value"),
+    [
+        ("app", "region", "us-east-1\n"),
+        ("app", "service", "s3\n"),
+        ("user", "access_key_id", "AKIDEXAMPLE\n"),
+        ("user", "session_token", f"{TOKEN}\n"),
+    ],
+)
+def test_loading_and_the_schema_both_refuse_a_trailing_line_break(
+    side: str, field: str, value: str
+) -> None:
+    data = document()
+    data[side][field] = value
+    validator = jsonschema.Draft202012Validator(AWS_SIGV4.json_schema())
+
+    with pytest.raises(ConfigError) as caught:
+        authplug.load(data)
+
+    assert paths_of(caught.value) == [f"{side}.{field}"]
+    assert not validator.is_valid(data)
+
+
 def test_a_session_token_with_a_line_break_inside_is_refused() -> None:
     data = document()
     data["user"]["session_token"] = "FwoG\r\nX-Injected: 1"

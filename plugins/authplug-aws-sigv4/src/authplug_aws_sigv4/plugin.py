@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from attrs import frozen
 from authplug.errors import ConfigError, FieldError
@@ -33,9 +33,19 @@ from authplug_aws_sigv4.signing import MAX_EXPIRES, Placement, sign_request
 
 __all__ = ["AWS_SIGV4", "SigV4App", "SigV4Flow", "SigV4User"]
 
-_ACCESS_KEY_ID: Final = re.compile(r"^[\x21-\x7e]+$")
-_SIGNING_WORD: Final = r"^[a-z0-9]+(-[a-z0-9]+)*$"
-_REGION_OR_SERVICE: Final = re.compile(_SIGNING_WORD)
+# Each rule is one regular expression, checked on loading and put in the
+# JSON Schema, so that a form accepts exactly what loading does.
+_ACCESS_KEY_ID: Final = r"[\x21-\x2e\x30-\x7e]+"  # printable ASCII but "/"
+_SECRET: Final = r"\S(?:[\s\S]*\S)?"  # no blank at either end
+_SESSION_TOKEN: Final = r"[\x21-\x7e]+"  # one word of printable ASCII
+_SIGNING_WORD: Final = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+
+
+def _schema_rule(rule: str) -> dict[str, Any]:
+    # "(?![\s\S])" means the very end in both ECMA-262 and Python, while
+    # "$" lets a trailing line break through in Python's re.
+    return {"json_schema": {"pattern": f"^(?:{rule})(?![\\s\\S])"}}
+
 
 Check = Callable[[object], str | None]
 
@@ -56,42 +66,43 @@ def _problems(instance: object, checks: dict[str, Check]) -> None:
 
 
 def _check_access_key_id(value: object) -> str | None:
-    if not isinstance(value, str) or not _ACCESS_KEY_ID.match(value):
-        return "must be a non-empty access key id without spaces, e.g. AKIA..."
-    if "/" in value:
+    if isinstance(value, str) and re.fullmatch(_ACCESS_KEY_ID, value):
+        return None
+    if isinstance(value, str) and "/" in value:
         return "must not contain '/', which separates the credential scope"
-    return None
+    return "must be a non-empty access key id without spaces, e.g. AKIA..."
+
+
+# The secret checks never quote the value: it is the secret.
 
 
 def _check_secret(value: object) -> str | None:
-    # Never quote the value: it is the secret.
-    if value is None:
-        return None
     if not isinstance(value, Secret):
         return "must be an authplug.Secret"
     text = value.reveal()
     if not text:
         return "must not be empty"
-    if text != text.strip():
+    if not re.fullmatch(_SECRET, text):
         return "has spaces or a line break at either end; paste it again"
     return None
 
 
 def _check_session_token(value: object) -> str | None:
+    if value is None:
+        return None
     problem = _check_secret(value)
     if problem is not None or not isinstance(value, Secret):
         return problem
 
-    token = value.reveal()
-    # It travels in a header or a URL as it is, so it must be one word.
-    if not token.isprintable() or any(ch.isspace() for ch in token):
-        return "must be one word of printable characters, as STS issues it"
+    # It travels as it is in a header or a URL, so it must be one word.
+    if not re.fullmatch(_SESSION_TOKEN, value.reveal()):
+        return "must be one word of printable ASCII characters, as STS issues it"
     return None
 
 
 def _check_signing_word(example: str) -> Check:
     def check(value: object) -> str | None:
-        if isinstance(value, str) and _REGION_OR_SERVICE.match(value):
+        if isinstance(value, str) and re.fullmatch(_SIGNING_WORD, value):
             return None
         return (
             f"must be lower-case letters, digits and hyphens, such as "
@@ -113,12 +124,15 @@ class SigV4User:
 
     access_key_id: str = describe(
         "The access key id, such as AKIAIOSFODNN7EXAMPLE",
-        metadata={"json_schema": {"pattern": r"^[\x21-\x2e\x30-\x7e]+$"}},
+        metadata=_schema_rule(_ACCESS_KEY_ID),
     )
-    secret_access_key: Secret = describe("The secret access key")
+    secret_access_key: Secret = describe(
+        "The secret access key", metadata=_schema_rule(_SECRET)
+    )
     session_token: Secret | None = describe(
         "The session token that comes with temporary (STS) credentials",
         default=None,
+        metadata=_schema_rule(_SESSION_TOKEN),
     )
 
     def __attrs_post_init__(self) -> None:
@@ -138,11 +152,11 @@ class SigV4App:
 
     region: str = describe(
         "The region to sign for, such as us-east-1",
-        metadata={"json_schema": {"pattern": _SIGNING_WORD}},
+        metadata=_schema_rule(_SIGNING_WORD),
     )
     service: str = describe(
         "The service's signing name, such as s3, execute-api or es",
-        metadata={"json_schema": {"pattern": _SIGNING_WORD}},
+        metadata=_schema_rule(_SIGNING_WORD),
     )
     placement: Literal["header", "query"] = describe(
         "Where the signature goes: the Authorization header, or the query "
