@@ -13,7 +13,7 @@ validates the credentials, and obtains, refreshes, stores and signs them::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authplug.errors import (
     AuthplugError,
@@ -34,6 +34,12 @@ from authplug.http import Request, Response
 from authplug.records import AuthType, Credentials, NoFields
 from authplug.registry import PluginProblem, Registry, build_registry, registry
 from authplug.secret import Secret
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from authplug.adapters.httpx2 import Auth
+    from authplug.stores.base import TokenStore
 
 __all__ = [
     "AuthFlow",
@@ -57,6 +63,7 @@ __all__ = [
     "TokenError",
     "UnknownAuthType",
     "Url",
+    "auth",
     "build_registry",
     "describe",
     "field_validator",
@@ -76,3 +83,25 @@ def load(data: Any, *, type: str | None = None, source: str | None = None) -> An
     :meth:`Registry.load`.
     """
     return registry().load(data, type=type, source=source)
+
+
+def auth(
+    credentials: Credentials[Any, Any] | Mapping[str, Any],
+    *,
+    store: TokenStore | None = None,
+    **options: Any,
+) -> Auth:
+    """Return an httpx2 auth that applies ``credentials`` to every request.
+
+    One object works with ``httpx2.Client`` and ``httpx2.AsyncClient``; it
+    obtains, refreshes and stores tokens as the credentials' type needs::
+
+        client = httpx2.Client(auth=authplug.auth(credentials))
+
+    ``credentials`` may be a mapping, loaded first. See
+    :class:`authplug.adapters.httpx2.Auth` for ``store`` and the options,
+    and :mod:`authplug.adapters` for httpx and requests.
+    """
+    from authplug.adapters.httpx2 import Auth
+
+    return Auth(credentials, store=store, **options)

@@ -149,7 +149,7 @@ pause); returns its result."""
 
 
 def drive(
-    exchange: Exchange[T],
+    exchange: Generator[Request | Pause, Any, T],
     send: Callable[[Request], Response],
     *,
     sleep: Callable[[float], object] = time.sleep,
@@ -181,7 +181,7 @@ def drive(
 
 
 async def adrive(
-    exchange: Exchange[T],
+    exchange: Generator[Request | Pause, Any, T],
     send: Callable[[Request], Awaitable[Response]],
     *,
     sleep: Callable[[float], Awaitable[object]] | None = None,
