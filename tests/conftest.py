@@ -6,8 +6,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-# The real OAuth 2 server on 127.0.0.1 (fixtures oauth_server and friends).
-pytest_plugins = ["tests.oauth_server.fixtures"]
+# The real OAuth 2 server on 127.0.0.1 (fixtures oauth_server and friends),
+# and a real Redis server for the store tests (redis_url).
+pytest_plugins = ["tests.oauth_server.fixtures", "tests.redis_server"]
 
 # "ci" is quick and repeatable; "thorough" is for local runs hunting bugs.
 settings.register_profile(

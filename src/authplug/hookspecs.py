@@ -9,10 +9,14 @@ anything uses it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from authplug.records import AuthType
+
+if TYPE_CHECKING:
+    from authplug.stores.store_type import StoreType
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -53,5 +57,45 @@ def authplug_auth_types() -> Iterable[AuthType]:
         @hookimpl
         def authplug_auth_types():
             return [ACME]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def authplug_token_stores() -> Iterable[StoreType]:
+    """Return the kinds of token store this plugin provides.
+
+    Return an iterable of :class:`~authplug.stores.store_type.StoreType`
+    records, each naming the URL scheme that selects it and a factory that
+    opens a store from the whole URL. Each scheme must be unique across
+    every installed plugin. Import the store's client library inside the
+    factory, so that listing stores costs nothing.
+
+    Example plugin module, registered in its ``pyproject.toml`` with
+    ``[project.entry-points.authplug] acme-vault = "acme_vault_store"``::
+
+        from authplug import hookimpl
+        from authplug.stores import TokenStore
+        from authplug.stores.store_type import StoreType
+
+        class VaultStore(TokenStore):
+            def __init__(self, url):
+                ...  # connect; get, put and delete, lock across hosts
+
+        def open_vault(url):
+            return VaultStore(url)
+
+        @hookimpl
+        def authplug_token_stores():
+            return [
+                StoreType(
+                    scheme="vault",
+                    factory=open_vault,
+                    summary="Tokens in Acme Vault, shared by every host",
+                )
+            ]
+
+    ``authplug.stores.open_store("vault://vault.internal/tokens")`` then
+    opens it.
     """
     raise NotImplementedError

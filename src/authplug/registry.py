@@ -37,6 +37,7 @@ from authplug.errors import (
 )
 from authplug.flow import AuthFlow
 from authplug.records import AuthType, Credentials
+from authplug.stores.store_type import StoreType
 
 __all__ = [
     "BLOCK_ENV",
@@ -91,6 +92,8 @@ class Registry:
         problems: The plugins that were skipped while building.
         plugin_manager: The pluggy manager the types came from, for other
             hooks.
+        store_types: The checked token store types, each selected by the
+            scheme of a store URL (see :mod:`authplug.stores.urls`).
     """
 
     def __init__(
@@ -99,11 +102,19 @@ class Registry:
         *,
         problems: Iterable[PluginProblem] = (),
         plugin_manager: pluggy.PluginManager | None = None,
+        store_types: Iterable[StoreType] = (),
     ) -> None:
         self._types: dict[str, AuthType] = {}
         self._index: dict[str, AuthType] = {}
         self.problems = tuple(problems)
         self.plugin_manager = plugin_manager
+        self.store_types: dict[str, StoreType] = {}
+
+        for store_type in store_types:
+            claimed = self.store_types.get(store_type.scheme)
+            if claimed is not None and claimed is not store_type:
+                raise _store_clash(claimed, store_type)
+            self.store_types[store_type.scheme] = store_type
 
         for auth_type in types:
             for name in auth_type.names:
@@ -122,10 +133,12 @@ class Registry:
             UnknownAuthType: No plugin provides it; the error lists the
                 known names and the closest matches.
         """
-        found = self._index.get(name) if isinstance(name, str) else None
-        if found is not None:
-            return found
-        return self._resolve_miss(name)
+        # The hot path is one dict lookup; a miss, or a name that cannot be
+        # a key at all, takes the slow path that explains it.
+        try:
+            return self._index[name]
+        except (KeyError, TypeError):
+            return self._resolve_miss(name)
 
     def names(self) -> list[str]:
         """Return the canonical name of every type, sorted."""
@@ -193,7 +206,7 @@ class Registry:
         known = sorted(self._index)
         text = name if isinstance(name, str) else repr(name)
         close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
-        raise UnknownAuthType(text, known, close)
+        raise UnknownAuthType(text, known, close) from None
 
 
 def _clash(name: str, first: AuthType, second: AuthType) -> PluginClash:
@@ -217,6 +230,24 @@ def _clash(name: str, first: AuthType, second: AuthType) -> PluginClash:
         describe(second),
         plugin=second.plugin or "",
         remedy=remedy,
+    )
+
+
+def _store_clash(first: StoreType, second: StoreType) -> PluginClash:
+    def describe(record: StoreType) -> str:
+        origin = _Origin(record.distribution, record.version)
+        return origin.describe(record.plugin)
+
+    return PluginClash(
+        second.scheme,
+        describe(first),
+        describe(second),
+        plugin=second.plugin or "",
+        what="token store scheme",
+        remedy=(
+            "Uninstall one of them, or block one by its plugin name with "
+            f"{BLOCK_ENV}={first.plugin} or {BLOCK_ENV}={second.plugin}."
+        ),
     )
 
 
@@ -386,6 +417,55 @@ class _Builder:
             for record in records
         ]
 
+    def collect_store_types(self) -> list[StoreType]:
+        records: list[StoreType] = []
+        for impl in self.manager.hook.authplug_token_stores.get_hookimpls():
+            name = impl.plugin_name
+            origin = self.origins.get(name, _Origin())
+            records.extend(self._store_types_of(impl, name, origin))
+        return records
+
+    def _store_types_of(
+        self, impl: pluggy.HookImpl, name: str, origin: _Origin
+    ) -> list[StoreType]:
+        hook = "authplug_token_stores"
+        try:
+            returned: Any = impl.function()
+            if isinstance(returned, (str, bytes, Mapping, StoreType)):
+                kind = type(returned).__name__
+                message = f"{hook} returned one {kind}"
+                self.skip(
+                    name, origin, f"{message}; return a list of StoreType records"
+                )
+                return []
+            items: list[object] = [] if returned is None else list(returned)
+        except TypeError as exc:
+            kind = type(returned).__name__
+            self.skip(
+                name, origin, f"{hook} returned {kind}, which is not iterable", exc
+            )
+            return []
+        except Exception as exc:
+            self.skip(name, origin, f"{hook} raised {exc!r}", exc)
+            return []
+
+        bad = [item for item in items if not isinstance(item, StoreType)]
+        if bad:
+            kinds = ", ".join(sorted({type(item).__name__ for item in bad}))
+            self.skip(name, origin, f"{hook} returned {kinds}, not StoreType records")
+            return []
+
+        return [
+            attrs.evolve(
+                item,
+                plugin=name,
+                distribution=origin.distribution,
+                version=origin.version,
+            )
+            for item in items
+            if isinstance(item, StoreType)
+        ]
+
 
 def build_registry(
     *,
@@ -405,7 +485,8 @@ def build_registry(
         entry_points: Load the ``authplug`` entry-point group.
 
     Raises:
-        PluginClash: Two plugins claim the same name or alias.
+        PluginClash: Two plugins claim the same name or alias, or the
+            same token store scheme.
         PluginError: In strict mode, a plugin that could not be used.
     """
     blocked = set(block) if block is not None else _blocked_from_env()
@@ -420,7 +501,13 @@ def build_registry(
         builder.add(plugin, name, _Origin())
 
     records = builder.collect()
-    built = Registry(records, problems=builder.problems, plugin_manager=builder.manager)
+    store_types = builder.collect_store_types()
+    built = Registry(
+        records,
+        problems=builder.problems,
+        plugin_manager=builder.manager,
+        store_types=store_types,
+    )
     _warn_orphans(built)
     return built
 

@@ -3,7 +3,7 @@
 :class:`TokenStore` is the interface (see :mod:`authplug.stores.base` for
 its contract); :class:`MemoryStore` keeps tokens in this process and is the
 default. Durable stores (an SQLite file, Redis) implement the same
-interface.
+interface; :func:`open_store` opens any store by URL.
 """
 
 from authplug.stores.base import (
@@ -14,13 +14,23 @@ from authplug.stores.base import (
     VersionConflict,
 )
 from authplug.stores.memory import MemoryStore, default_store
+from authplug.stores.redis import RedisStore
+from authplug.stores.sqlite import SQLiteStore
+from authplug.stores.store_type import StoreType
+from authplug.stores.urls import UnknownStoreScheme, default_store_url, open_store
 
 __all__ = [
     "LockTimeout",
     "MemoryStore",
+    "RedisStore",
+    "SQLiteStore",
     "StoreError",
+    "StoreType",
     "TokenRecord",
     "TokenStore",
+    "UnknownStoreScheme",
     "VersionConflict",
     "default_store",
+    "default_store_url",
+    "open_store",
 ]
