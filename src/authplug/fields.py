@@ -15,6 +15,7 @@ show``, the JSON Schema and the generated reference display.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -44,6 +45,11 @@ Scopes = NewType("Scopes", tuple[str, ...])
 """OAuth scopes, kept as a tuple of strings."""
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+# One regex search instead of a test per character: these run on every
+# load. "\s" matches exactly what str.isspace() accepts.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+_SPACE = re.compile(r"\s")
 
 # A host is a bracketed IPv6 address or a name without brackets or colons,
 # optionally followed by a port.
@@ -99,7 +105,15 @@ def check_url(value: object) -> Url:
     """
     if not isinstance(value, str):
         raise TypeError(f"must be a URL string, got {type_name(value)}")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    return _check_url_text(value)
+
+
+# Loading checks every URL twice (structuring, then the field's validator),
+# and a service's endpoints recur in every credential loaded for it; the
+# check is a pure function of the text, so good answers are remembered.
+@functools.lru_cache(maxsize=1024)
+def _check_url_text(value: str) -> Url:
+    if _SPACE_OR_CONTROL.search(value):
         raise ValueError("must not contain spaces or control characters")
 
     bad_host = "must be an absolute http(s) URL with a valid host and port"
@@ -152,7 +166,7 @@ def parse_scopes(value: object) -> Scopes:
         if not isinstance(item, str):
             message = f"must be a string, got {type_name(item)}"
             errors.append(FieldError(f"[{index}]", message))
-        elif not item or any(ch.isspace() for ch in item):
+        elif not item or _SPACE.search(item):
             errors.append(
                 FieldError(f"[{index}]", f"must be one non-empty scope, got {item!r}")
             )
