@@ -715,9 +715,43 @@ class _Slot:
             self._finish(flight, record=record)
             return record
 
+    # -- reading before locking --------------------------------------------
+    #
+    # A record that is already fresh in the store (put there by another
+    # process, or by an earlier run) is used without taking the lock: on a
+    # shared store the lock costs round trips, and the valid-token path
+    # should be one read. Only a stale or missing record goes on to the
+    # locked re-read and renewal below.
+
+    def _fresh_without_lock_sync(
+        self, flow: RenewableFlow[Any, Any], stale: TokenRecord | None
+    ) -> TokenRecord | None:
+        if self._unsaved is not None:
+            return None
+        stored = self.store.get(self.key)
+        if stored is None:
+            return None
+        plan = self._plan(flow, stale, stored)
+        return None if plan.use is None else self._adopt(plan.use)
+
+    async def _fresh_without_lock_async(
+        self, flow: RenewableFlow[Any, Any], stale: TokenRecord | None
+    ) -> TokenRecord | None:
+        if self._unsaved is not None:
+            return None
+        stored = await self.store.aget(self.key)
+        if stored is None:
+            return None
+        plan = self._plan(flow, stale, stored)
+        return None if plan.use is None else self._adopt(plan.use)
+
     def _lead_sync(
         self, flow: RenewableFlow[Any, Any], stale: TokenRecord | None, deadline: float
     ) -> Generator[Request, Response, TokenRecord]:
+        early = self._fresh_without_lock_sync(flow, stale)
+        if early is not None:
+            return early
+
         timeout = max(0.0, deadline - time.monotonic())
         with self.store.lock(self.key, timeout=timeout):
             stored = self.store.get(self.key)
@@ -835,6 +869,11 @@ class _Slot:
         self, flow: RenewableFlow[Any, Any], stale: TokenRecord | None, deadline: float
     ) -> AsyncGenerator[Request | TokenRecord, Response]:
         import asyncio
+
+        early = await self._fresh_without_lock_async(flow, stale)
+        if early is not None:
+            yield early
+            return
 
         timeout = max(0.0, deadline - time.monotonic())
         async with self.store.alock(self.key, timeout=timeout):
