@@ -8,21 +8,31 @@ any text: a repr, an error message, a log line.
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from typing import Any, Literal, Union, get_args, get_origin
 
+import attrs
 from hypothesis import strategies as st
+
+from authplug import AuthType, Scopes, Secret, Url
 
 __all__ = [
     "DOCUMENTS",
     "SECRET_MARK",
     "documents",
+    "field_base",
+    "fielded_sides",
     "https_urls",
+    "is_url_field",
     "loopback_urls",
+    "malformed_documents",
+    "model_fields",
     "plain_text",
     "scope_tokens",
     "scopes",
     "secrets",
     "urls",
+    "wrong_value",
 ]
 
 SECRET_MARK = "§"
@@ -45,39 +55,33 @@ def secrets() -> st.SearchStrategy[str]:
     return plain_text().map(lambda body: f"{SECRET_MARK}{body}{SECRET_MARK}")
 
 
-def _labels() -> st.SearchStrategy[str]:
-    return st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
-
-
-def _hosts() -> st.SearchStrategy[str]:
-    names = st.builds(
-        lambda labels, tld: ".".join([*labels, tld]),
-        st.lists(_labels(), min_size=1, max_size=3),
-        st.sampled_from(["com", "org", "io", "example", "test"]),
-    )
-    addresses = st.sampled_from(["203.0.113.7", "[2001:db8::1]", "[::ffff:1.2.3.4]"])
-    return st.one_of(names, addresses)
-
-
-def _ports() -> st.SearchStrategy[str]:
-    return st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}"))
-
-
-def _rests() -> st.SearchStrategy[str]:
-    path = st.from_regex(r"(/[A-Za-z0-9._~%!$&'()*+,;=:@-]{0,8}){0,3}", fullmatch=True)
-    query = st.one_of(
-        st.just(""), st.from_regex(r"\?[A-Za-z0-9=&_-]{0,12}", fullmatch=True)
-    )
-    return st.builds(lambda p, q: p + q, path, query)
+_LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=8).map(
+    lambda label: label.strip("-") or "x"
+)
+_HOSTS = st.one_of(
+    st.sampled_from(
+        ["example.com", "api.example.org", "auth.test", "203.0.113.7", "[2001:db8::1]"]
+    ),
+    st.builds(
+        lambda label, tld: f"{label}.{tld}", _LABEL, st.sampled_from(["com", "io"])
+    ),
+)
+_PORTS = st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}"))
+_SEGMENT = st.text("abcdefghijklmnopqrstuvwxyz0123456789._~%!$&'()*+,;=:@-", max_size=8)
+_RESTS = st.one_of(
+    st.sampled_from(["", "/", "/oauth/token", "/authorize?prompt=consent", "/cb#x"]),
+    st.builds(
+        lambda segments, query: "".join(f"/{s}" for s in segments) + query,
+        st.lists(_SEGMENT, max_size=3),
+        st.sampled_from(["", "?", "?a=1", "?a=1&b=two"]),
+    ),
+)
 
 
 def https_urls() -> st.SearchStrategy[str]:
     """Draw an https URL on any host."""
     return st.builds(
-        lambda host, port, rest: f"https://{host}{port}{rest}",
-        _hosts(),
-        _ports(),
-        _rests(),
+        lambda host, port, rest: f"https://{host}{port}{rest}", _HOSTS, _PORTS, _RESTS
     )
 
 
@@ -89,7 +93,7 @@ def loopback_urls() -> st.SearchStrategy[str]:
         st.sampled_from(["localhost", "localhost.localdomain", "[::1]"]), ipv4
     )
     return st.builds(
-        lambda host, port, rest: f"http://{host}{port}{rest}", host, _ports(), _rests()
+        lambda host, port, rest: f"http://{host}{port}{rest}", host, _PORTS, _RESTS
     )
 
 
@@ -361,3 +365,92 @@ DOCUMENTS: dict[str, st.SearchStrategy[Document]] = {
 def documents() -> st.SearchStrategy[Document]:
     """Draw a valid document of any built-in type."""
     return st.one_of(*DOCUMENTS.values())
+
+
+# --- malformed documents -----------------------------------------------------
+
+
+def field_base(type_: Any) -> Any:
+    """Strip ``| None`` from an optional field's type."""
+    if get_origin(type_) in (Union, types.UnionType):
+        rest = [arg for arg in get_args(type_) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return type_
+
+
+def model_fields(model: type) -> list[attrs.Attribute[Any]]:
+    """Return the fields of ``model`` with their types resolved."""
+    attrs.resolve_types(model)
+    return list(attrs.fields(model))
+
+
+def fielded_sides(auth_type: AuthType) -> list[tuple[str, type]]:
+    """Return the sides of ``auth_type`` whose model has fields."""
+    sides = [("user", auth_type.user_model), ("app", auth_type.app_model)]
+    return [(side, model) for side, model in sides if attrs.fields(model)]
+
+
+def wrong_value(type_: Any) -> object:
+    """Return a value of the wrong kind for a field of ``type_``."""
+    base = field_base(type_)
+    if base in (str, Secret, Url):
+        return 12345
+    if base is Scopes:
+        return 5
+    if base is bool:
+        return "yes"
+    if base in (float, int):
+        return "soon"
+    if get_origin(base) is Literal:
+        return 12345
+    if get_origin(base) is dict:
+        return "key=value"
+    raise AssertionError(f"no wrong value for {type_!r}")
+
+
+def is_url_field(attribute: attrs.Attribute[Any]) -> bool:
+    """Tell whether ``attribute`` holds a URL that must use https."""
+    return field_base(attribute.type) is Url or attribute.name == "callback_uri"
+
+
+Mistake = Literal["wrong kind", "missing", "plain http", "unknown field"]
+
+
+@st.composite
+def malformed_documents(
+    draw: st.DrawFn, auth_type: AuthType
+) -> tuple[Document, str, Mistake]:
+    """Draw a document of ``auth_type`` with one mistake in one field.
+
+    Returns the document, the path of the field at fault and the kind of
+    mistake: a value of the wrong kind, a required field left out, a plain
+    http URL, or a misspelt field name.
+    """
+    document = draw(DOCUMENTS[auth_type.name])
+    side, model = draw(st.sampled_from(fielded_sides(auth_type)))
+    fields = model_fields(model)
+    mistakes: list[Mistake] = ["wrong kind", "unknown field"]
+    if any(field.default is attrs.NOTHING for field in fields):
+        mistakes.append("missing")
+    if any(is_url_field(field) for field in fields):
+        mistakes.append("plain http")
+    mistake = draw(st.sampled_from(mistakes))
+    table = document.setdefault(side, {})
+
+    if mistake == "missing":
+        required = [field for field in fields if field.default is attrs.NOTHING]
+        target = draw(st.sampled_from(required))
+        table.pop(target.name, None)
+        return document, f"{side}.{target.name}", mistake
+    if mistake == "plain http":
+        target = draw(st.sampled_from([f for f in fields if is_url_field(f)]))
+        table[target.name] = "http://example.com/endpoint"
+        return document, f"{side}.{target.name}", mistake
+
+    target = draw(st.sampled_from(fields))
+    if mistake == "unknown field":
+        table[target.name + "s"] = "value"
+        return document, f"{side}.{target.name}s", mistake
+    table[target.name] = wrong_value(target.type)
+    return document, f"{side}.{target.name}", mistake

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import base64
 import logging
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.strategies import DOCUMENTS, SECRET_MARK
+from tests.strategies import (
+    DOCUMENTS,
+    SECRET_MARK,
+    field_base,
+    fielded_sides,
+    is_url_field,
+    model_fields,
+    wrong_value,
+)
 
 import authplug
-from authplug import ConfigError, Request, Response, Scopes, Secret, Url
+from authplug import ConfigError, Request, Response, Secret
 from authplug.builtin.basic import BASIC, basic_header
 from authplug.builtin.none import NONE
 from authplug.builtin.token import TOKEN
@@ -244,47 +251,6 @@ def test_builtin_names_aliases_and_parents(
 # --- properties of every valid document --------------------------------------
 
 
-def _base(type_: Any) -> Any:
-    """Strip ``| None`` from an optional field's type."""
-    if get_origin(type_) in (Union, types.UnionType):
-        rest = [arg for arg in get_args(type_) if arg is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return type_
-
-
-def _fields(model: type) -> list[attrs.Attribute[Any]]:
-    attrs.resolve_types(model)
-    return list(attrs.fields(model))
-
-
-def _wrong_value(type_: Any) -> object:
-    """Return a value of the wrong kind for a field of ``type_``."""
-    base = _base(type_)
-    if base in (str, Secret, Url):
-        return 12345
-    if base is Scopes:
-        return 5
-    if base is bool:
-        return "yes"
-    if base in (float, int):
-        return "soon"
-    if get_origin(base) is Literal:
-        return 12345
-    if get_origin(base) is dict:
-        return "key=value"
-    raise AssertionError(f"no wrong value for {type_!r}")
-
-
-def _is_url_field(attribute: attrs.Attribute[Any]) -> bool:
-    return _base(attribute.type) is Url or attribute.name == "callback_uri"
-
-
-def _sides(auth_type: AuthType) -> list[tuple[str, type]]:
-    sides = [("user", auth_type.user_model), ("app", auth_type.app_model)]
-    return [(side, model) for side, model in sides if attrs.fields(model)]
-
-
 def _load_errors(registry: authplug.Registry, document: dict[str, Any]) -> list[str]:
     with pytest.raises(ConfigError) as info:
         registry.load(document)
@@ -364,14 +330,14 @@ def test_misplaced_generated_secrets_stay_out_of_errors(
     document = data.draw(DOCUMENTS[name])
     secret = data.draw(MISPLACED_SECRETS)
     auth_type = builtins.get(name)
-    side, model = data.draw(st.sampled_from(_sides(auth_type)))
-    target = data.draw(st.sampled_from(_fields(model)))
+    side, model = data.draw(st.sampled_from(fielded_sides(auth_type)))
+    target = data.draw(st.sampled_from(model_fields(model)))
     table = document.setdefault(side, {})
 
     # Three mistakes at once: the secret as an unknown field's value, in a
     # field of another kind, and a secret field given a table holding it.
     table[f"{target.name}_typo"] = secret
-    if _base(target.type) is Secret:
+    if field_base(target.type) is Secret:
         table[target.name] = {"value": secret}
     else:
         table[target.name] = secret
@@ -391,9 +357,9 @@ def test_a_field_of_the_wrong_kind_is_reported_at_its_path(
     builtins: authplug.Registry, name: str, data: st.DataObject
 ) -> None:
     document = data.draw(DOCUMENTS[name])
-    side, model = data.draw(st.sampled_from(_sides(builtins.get(name))))
-    target = data.draw(st.sampled_from(_fields(model)))
-    document.setdefault(side, {})[target.name] = _wrong_value(target.type)
+    side, model = data.draw(st.sampled_from(fielded_sides(builtins.get(name))))
+    target = data.draw(st.sampled_from(model_fields(model)))
+    document.setdefault(side, {})[target.name] = wrong_value(target.type)
 
     errors = _load_errors(builtins, document)
 
@@ -409,8 +375,8 @@ def test_a_missing_required_field_is_reported_at_its_path(
     document = data.draw(DOCUMENTS[name])
     required = [
         (side, attribute.name)
-        for side, model in _sides(builtins.get(name))
-        for attribute in _fields(model)
+        for side, model in fielded_sides(builtins.get(name))
+        for attribute in model_fields(model)
         if attribute.default is attrs.NOTHING
     ]
     if not required:
@@ -429,9 +395,9 @@ def test_a_plain_http_url_is_reported_at_its_path(
     document = data.draw(DOCUMENTS[name])
     url_fields = [
         (side, attribute.name)
-        for side, model in _sides(builtins.get(name))
-        for attribute in _fields(model)
-        if _is_url_field(attribute)
+        for side, model in fielded_sides(builtins.get(name))
+        for attribute in model_fields(model)
+        if is_url_field(attribute)
     ]
     if not url_fields:
         return
@@ -449,8 +415,8 @@ def test_an_unknown_field_is_reported_with_the_field_meant(
     builtins: authplug.Registry, name: str, data: st.DataObject
 ) -> None:
     document = data.draw(DOCUMENTS[name])
-    side, model = data.draw(st.sampled_from(_sides(builtins.get(name))))
-    target = data.draw(st.sampled_from(_fields(model)))
+    side, model = data.draw(st.sampled_from(fielded_sides(builtins.get(name))))
+    target = data.draw(st.sampled_from(model_fields(model)))
     document.setdefault(side, {})[target.name + "s"] = "value"
 
     assert _load_errors(builtins, document) == [
@@ -461,7 +427,7 @@ def test_an_unknown_field_is_reported_with_the_field_meant(
 def test_every_builtin_type_has_a_strategy(builtins: authplug.Registry) -> None:
     # A new built-in type must get a strategy, or the properties skip it.
     assert sorted(builtins.names()) == BUILTIN_NAMES
-    assert [name for name in BUILTIN_NAMES if _sides(builtins.get(name))] == (
+    assert [name for name in BUILTIN_NAMES if fielded_sides(builtins.get(name))] == (
         FIELDED_NAMES
     )
 

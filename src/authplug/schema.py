@@ -13,29 +13,51 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import attrs
 
+from authplug.convert import structure
+from authplug.errors import ConfigError
 from authplug.fields import Scopes, Url, field_description
 from authplug.secret import Secret
 
-__all__ = ["DRAFT", "auth_type_schema", "model_schema"]
+__all__ = ["DRAFT", "URL_PATTERN", "URL_SCHEMA", "auth_type_schema", "model_schema"]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-# Mirrors check_url: https anywhere, plain http only on loopback hosts.
-_URL_PATTERN = (
-    r"^(https://[^/?#@\s]+|http://(localhost|127(\.[0-9]{1,3}){3}|\[::1\])"
-    r"(:[0-9]+)?)([/?#]\S*)?$"
+# Mirrors check_url: https anywhere, plain http only on loopback hosts, a
+# port in range, no credentials, spaces or control characters. A host check
+# so loose it lets through a URL that check_url refuses would make the schema
+# promise what loading breaks, so each part is spelled out.
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_PORT = (
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}"
+    r"|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0))?"
 )
+_HOST = r"(\[[0-9A-Fa-f:.]+\]|[^/?#@:\[\]\s\x00-\x1f\x7f]+)"
+_LOOPBACK = rf"(localhost|localhost\.localdomain|127(\.{_OCTET}){{3}}|\[::1\])"
+_REST = r"([/?#][^\s\x00-\x1f\x7f]*)?"
+# "$" alone lets a trailing newline through in Python's re; the lookahead
+# refuses it, and is valid ECMA-262 too.
+_NO_SPACE = r"(?![\s\S]*[\s\x00-\x1f\x7f])"
+URL_PATTERN = rf"^{_NO_SPACE}(https://{_HOST}|http://{_LOOPBACK}){_PORT}{_REST}$"
+"""The pattern a :data:`~authplug.Url` field gets in a JSON Schema."""
+
+URL_SCHEMA: dict[str, Any] = {"type": "string", "format": "uri", "pattern": URL_PATTERN}
+"""The JSON Schema of a :data:`~authplug.Url`, for fields that refine it."""
+
+# One scope: no whitespace, and (?![\s\S]) rather than "$" for the end.
+_ONE_WORD = r"^\S+(?![\s\S])"
+
+_SECRET_MARKS: dict[str, Any] = {"writeOnly": True, "x-secret": True}
 
 _SCALARS: dict[Any, dict[str, Any]] = {
     str: {"type": "string"},
     int: {"type": "integer"},
     float: {"type": "number"},
     bool: {"type": "boolean"},
-    Secret: {"type": "string", "writeOnly": True, "x-secret": True},
-    Url: {"type": "string", "format": "uri", "pattern": _URL_PATTERN},
+    Secret: {"type": "string", **_SECRET_MARKS},
+    Url: URL_SCHEMA,
     Scopes: {
         "anyOf": [
-            {"type": "array", "items": {"type": "string", "pattern": r"^\S+$"}},
+            {"type": "array", "items": {"type": "string", "pattern": _ONE_WORD}},
             {"type": "string"},
         ]
     },
@@ -54,7 +76,14 @@ def _type_schema(type_: Any) -> dict[str, Any]:
         options = [_type_schema(arg) for arg in args if arg is not type(None)]
         if type(None) in args:
             options.append({"type": "null"})
-        return options[0] if len(options) == 1 else {"anyOf": options}
+        if len(options) == 1:
+            return options[0]
+        union: dict[str, Any] = {"anyOf": options}
+        # A form looks at the property itself, not inside anyOf, to decide
+        # on a password input.
+        if any(option.get("x-secret") for option in options):
+            union.update(_SECRET_MARKS)
+        return union
     if origin is dict:
         return {"type": "object", "additionalProperties": _type_schema(args[1])}
     if origin in (list, tuple):
@@ -112,13 +141,23 @@ def model_schema(model: type) -> dict[str, Any]:
     return result
 
 
+def _loads_empty(model: type) -> bool:
+    # Loading fills a missing side with an empty table; the side may be left
+    # out exactly when that loads. Asking the loader keeps rules that span
+    # fields (a secret required unless client_auth is "none") in step.
+    try:
+        structure({}, model)
+    except ConfigError:
+        return False
+    return True
+
+
 def auth_type_schema(auth_type: Any) -> dict[str, Any]:
     """Return the JSON Schema of a whole credentials document of a type."""
     user = model_schema(auth_type.user_model)
     app = model_schema(auth_type.app_model)
-    required = [
-        side for side, schema in (("user", user), ("app", app)) if "required" in schema
-    ]
+    sides = (("user", auth_type.user_model), ("app", auth_type.app_model))
+    required = [side for side, model in sides if not _loads_empty(model)]
 
     schema: dict[str, Any] = {
         "$schema": DRAFT,
@@ -128,7 +167,8 @@ def auth_type_schema(auth_type: Any) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "type": {"enum": list(auth_type.names)},
-            "auth_id": {"type": "string"},
+            # Loading takes a null auth_id as none given.
+            "auth_id": {"type": ["string", "null"]},
             "user": user,
             "app": app,
         },

@@ -19,6 +19,7 @@ from authplug.hookspecs import hookimpl
 from authplug.http import Request
 from authplug.oauth1_signing import make_nonce, sign_request
 from authplug.records import AuthType, Credentials
+from authplug.schema import URL_SCHEMA
 from authplug.secret import Secret
 
 __all__ = [
@@ -73,6 +74,9 @@ class OAuth1App:
         "Where the service sends users back, or 'oob'",
         default=None,
         validator=_check_callback,
+        metadata={
+            "json_schema": {"anyOf": [{"const": "oob"}, URL_SCHEMA, {"type": "null"}]}
+        },
     )
     realm: str | None = describe(
         "The realm put in the Authorization header, if the service wants one",
@@ -88,8 +92,14 @@ class OAuth1App:
             "properties": {"signature_method": {"const": "RSA-SHA1"}},
             "required": ["signature_method"],
         },
-        "then": {"required": ["rsa_private_key"]},
-        "else": {"required": ["consumer_secret"]},
+        "then": {
+            "properties": {"rsa_private_key": {"type": "string"}},
+            "required": ["rsa_private_key"],
+        },
+        "else": {
+            "properties": {"consumer_secret": {"type": "string"}},
+            "required": ["consumer_secret"],
+        },
     }
 
     def __attrs_post_init__(self) -> None:
@@ -119,9 +129,22 @@ class OAuth1User:
         default=None,
     )
 
-    # Present together or not at all (a form cannot say "not null" here).
+    # Set together or not at all. A null counts as unset, as it does when
+    # loading, so "present" alone (dependentRequired) would be too strict.
     __authplug_schema__: ClassVar[dict[str, Any]] = {
-        "dependentRequired": {"token": ["token_secret"], "token_secret": ["token"]}
+        "allOf": [
+            {
+                "if": {
+                    "properties": {name: {"type": "string"}},
+                    "required": [name],
+                },
+                "then": {
+                    "properties": {other: {"type": "string"}},
+                    "required": [other],
+                },
+            }
+            for name, other in (("token", "token_secret"), ("token_secret", "token"))
+        ]
     }
 
     def __attrs_post_init__(self) -> None:

@@ -61,9 +61,17 @@ class OAuth2Client:
     )
 
     # The same rule as __attrs_post_init__, for forms built from the schema.
+    # client_auth must be present for "if" to hold: left out, it defaults
+    # to client_secret_basic, which needs the secret (and null is no secret).
     __authplug_schema__: ClassVar[dict[str, Any]] = {
-        "if": {"properties": {"client_auth": {"const": "none"}}},
-        "else": {"required": ["client_secret"]},
+        "if": {
+            "properties": {"client_auth": {"const": "none"}},
+            "required": ["client_auth"],
+        },
+        "else": {
+            "properties": {"client_secret": {"type": "string"}},
+            "required": ["client_secret"],
+        },
     }
 
     def __attrs_post_init__(self) -> None:
