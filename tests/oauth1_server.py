@@ -7,7 +7,8 @@
   callback with the verifier, or answers it as a form for ``oob``;
 - ``POST /token``: token credentials (access token endpoint);
 - ``/api/...``: a protected resource, any method, which needs token
-  credentials and echoes what arrived as JSON;
+  credentials and echoes what arrived as JSON; ``/api/moved`` redirects
+  (307) to ``/api/me`` with the same query;
 - ``/app/...``: the same with consumer credentials alone (two-legged).
 
 Signatures, nonces and timestamps are checked by oauthlib alone, on the
@@ -202,6 +203,10 @@ class OAuth1Server:
         if request.path == "/token":
             endpoint = AccessTokenEndpoint(self.validator)
             return _answer(*endpoint.create_access_token_response(**call))
+        if request.path == "/api/moved":
+            # 307 keeps the method and body: the client must sign anew.
+            moved = f"http://{request.host}/api/me?{request.query_string.decode()}"
+            return WsgiResponse("", status=307, headers={"Location": moved})
         if request.path.startswith("/api/"):
             valid, checked = ResourceEndpoint(
                 self.validator

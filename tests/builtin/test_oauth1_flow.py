@@ -2,16 +2,24 @@
 
 The first half drives :class:`OAuth1Flow` with a fixed clock and nonce and
 compares every signature with the one oauthlib's client computes for the
-same request. The second half sends requests through each HTTP adapter to
-the OAuth1 provider of ``tests/oauth1_server.py``, where oauthlib checks
-them as they arrived on the socket.
+same request. The second half is what a connector does: it sends requests
+through each HTTP adapter (httpx2 sync and async, httpx, requests) to the
+OAuth1 provider of ``tests/oauth1_server.py``, where oauthlib checks them
+as they arrived on the socket, for every signature method and placement.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import json
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import httpx2
 import pytest
+from attrs import frozen
 from oauthlib.oauth1 import Client as OAuthlibClient
 from tests.oauth1_server import (
     ACCESS_SECRET,
@@ -19,10 +27,15 @@ from tests.oauth1_server import (
     CLIENT_KEY,
     CLIENT_SECRET,
     REALM,
+    OAuth1Server,
+    Received,
 )
 from tests.test_oauth1_oauthlib import pem_pair
 
 import authplug
+from authplug.adapters.httpx import Auth as HttpxAuth
+from authplug.adapters.httpx2 import Auth as Httpx2Auth
+from authplug.adapters.requests import session as requests_session
 from authplug.builtin.oauth1 import OAUTH1, OAuth1Flow
 from authplug.errors import ConfigError
 from authplug.http import Request
@@ -34,6 +47,7 @@ from authplug.oauth1_signing import (
     SignatureMethod,
     SigningError,
 )
+from authplug.records import Credentials
 
 TIMESTAMP = 1_700_000_000
 NONCE = "a1b2c3d4e5f6a7b8c9d0e1f2"
@@ -299,3 +313,265 @@ def test_no_secret_in_the_flow_repr() -> None:
     assert CLIENT_SECRET not in shown
     assert ACCESS_SECRET not in shown
     assert ACCESS_TOKEN not in shown
+
+
+# -- over real HTTP, through every adapter ------------------------------------
+
+QUERY = [("album", "summer 2024"), ("album", "b"), ("tag", "café"), ("empty", "")]
+FORM_FIELDS = [
+    ("title", "Café au lait"),
+    ("tags", "a+b"),
+    ("tags", "日本"),
+    ("note", ""),
+    ("sum", "1 + 1 = 2 & more"),
+]
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[OAuth1Server]:
+    with OAuth1Server() as running:
+        yield running
+
+
+@pytest.fixture
+def server(provider: OAuth1Server) -> OAuth1Server:
+    provider.reset()
+    return provider
+
+
+@frozen
+class Call:
+    """One request to send, in each client's own words."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    form: list[tuple[str, str]] | None = None
+
+    def data(self) -> dict[str, list[str]] | None:
+        """Return the form as httpx takes it: each name once, values listed."""
+        if self.form is None:
+            return None
+        fields: dict[str, list[str]] = {}
+        for name, value in self.form:
+            fields.setdefault(name, []).append(value)
+        return fields
+
+
+@frozen
+class Answer:
+    status: int
+    echo: dict[str, Any] | None
+
+
+def answer_of(status: int, text: str) -> Answer:
+    return Answer(status, json.loads(text) if status == 200 else None)
+
+
+def with_httpx2(
+    credentials: Credentials[Any, Any], url: str, call: Call, **options: Any
+) -> Answer:
+    with httpx2.Client(auth=Httpx2Auth(credentials)) as client:
+        response = client.request(
+            call.method, url + call.path, params=call.query, data=call.data(), **options
+        )
+    return answer_of(response.status_code, response.text)
+
+
+def with_httpx2_async(
+    credentials: Credentials[Any, Any], url: str, call: Call, **options: Any
+) -> Answer:
+    async def send() -> Answer:
+        async with httpx2.AsyncClient(auth=Httpx2Auth(credentials)) as client:
+            response = await client.request(
+                call.method,
+                url + call.path,
+                params=call.query,
+                data=call.data(),
+                **options,
+            )
+        return answer_of(response.status_code, response.text)
+
+    return asyncio.run(send())
+
+
+def with_httpx(
+    credentials: Credentials[Any, Any], url: str, call: Call, **options: Any
+) -> Answer:
+    with httpx.Client(auth=HttpxAuth(credentials)) as client:
+        response = client.request(
+            call.method, url + call.path, params=call.query, data=call.data(), **options
+        )
+    return answer_of(response.status_code, response.text)
+
+
+def with_requests(
+    credentials: Credentials[Any, Any], url: str, call: Call, **options: Any
+) -> Answer:
+    follow = options.pop("follow_redirects", False)
+    with requests_session(credentials) as http:
+        response = http.request(
+            call.method,
+            url + call.path,
+            params=call.query,
+            data=call.data(),
+            allow_redirects=follow,
+            **options,
+        )
+    return answer_of(response.status_code, response.text)
+
+
+CLIENTS = {
+    "httpx2": with_httpx2,
+    "httpx2-async": with_httpx2_async,
+    "httpx": with_httpx,
+    "requests": with_requests,
+}
+
+
+def http_cases() -> list[Any]:
+    cases = []
+    for client, method, placement in itertools.product(
+        CLIENTS, SIGNATURE_METHODS, PLACEMENTS
+    ):
+        cases.append(pytest.param(client, method, placement, "POST"))
+        if placement != "body":
+            cases.append(pytest.param(client, method, placement, "GET"))
+    return [
+        pytest.param(*case.values, id="-".join(map(str, case.values))) for case in cases
+    ]
+
+
+def credentials_for(
+    server: OAuth1Server,
+    method: SignatureMethod,
+    placement: Placement,
+    *,
+    token: bool = True,
+) -> Credentials[Any, Any]:
+    document = oauth1_document(
+        method, placement, rsa_private_key=server.rsa_private_key, token=token
+    )
+    loaded: Credentials[Any, Any] = authplug.load(document)
+    return loaded
+
+
+def assert_placed(received: Received, placement: Placement) -> None:
+    """Check that the protocol parameters went where they were told."""
+    in_query = any(name.startswith("oauth_") for name, _ in received.query)
+    in_body = b"oauth_" in received.body
+    in_header = received.headers.get("authorization", "").startswith("OAuth ")
+
+    assert (in_header, in_query, in_body) == (
+        placement == "header",
+        placement == "query",
+        placement == "body",
+    )
+
+
+def without_oauth(pairs: list[list[str]]) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in pairs if not name.startswith("oauth_")]
+
+
+@pytest.mark.parametrize(("client", "method", "placement", "verb"), http_cases())
+def test_a_connector_makes_signed_requests(
+    server: OAuth1Server,
+    client: str,
+    method: SignatureMethod,
+    placement: Placement,
+    verb: str,
+) -> None:
+    credentials = credentials_for(server, method, placement)
+    form = FORM_FIELDS if verb == "POST" else None
+    call = Call(verb, "/api/photos", QUERY, form)
+
+    answer = CLIENTS[client](credentials, server.url, call)
+
+    assert answer.status == 200, f"the provider refused: {answer}"
+    assert answer.echo is not None
+    assert answer.echo["method"] == verb
+    assert answer.echo["token"] == ACCESS_TOKEN
+    assert without_oauth(answer.echo["query"]) == QUERY
+    if form is None:
+        assert answer.echo["form"] is None
+    else:
+        assert without_oauth(answer.echo["form"]) == form
+    assert server.refused == 0
+    [received] = server.received
+    assert_placed(received, placement)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_a_two_legged_request_is_signed_by_the_consumer(
+    server: OAuth1Server, client: str, placement: Placement
+) -> None:
+    credentials = credentials_for(server, "HMAC-SHA1", placement, token=False)
+    call = Call("POST", "/app/stats", [("day", "2024-06-01")], [("q", "a b")])
+
+    answer = CLIENTS[client](credentials, server.url, call)
+
+    assert answer.status == 200, f"the provider refused: {answer}"
+    assert answer.echo is not None
+    assert answer.echo["token"] is None
+    assert answer.echo["client_key"] == CLIENT_KEY
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_the_provider_refuses_a_wrong_secret(server: OAuth1Server, client: str) -> None:
+    document = oauth1_document()
+    document["user"]["token_secret"] = "not-the-token-secret"
+    credentials = authplug.load(document)
+
+    answer = CLIENTS[client](credentials, server.url, Call("GET", "/api/me", []))
+
+    assert answer.status == 401
+    assert server.refused == 1
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_a_redirect_followed_by_hand_is_signed_again(
+    server: OAuth1Server, placement: Placement
+) -> None:
+    # The 307 keeps the old signature in the header, the query (through
+    # Location) or the body; signing again must replace it everywhere.
+    credentials = credentials_for(server, "HMAC-SHA1", placement)
+    call = Call("POST", "/api/moved", [("a", "1")], [("title", "x y")])
+
+    with httpx2.Client(auth=Httpx2Auth(credentials)) as client:
+        moved = client.request(
+            call.method, server.url + call.path, params=call.query, data=call.data()
+        )
+        assert moved.next_request is not None
+        response = client.send(moved.next_request)
+
+    answer = answer_of(response.status_code, response.text)
+    assert moved.status_code == 307
+    assert answer.status == 200, f"the provider refused: {answer}"
+    assert answer.echo is not None
+    assert answer.echo["path"] == "/api/me"
+    assert without_oauth(answer.echo["query"]) == [("a", "1")]
+    assert without_oauth(answer.echo["form"]) == [("title", "x y")]
+    assert_placed(server.received[0], placement)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize(
+    ("path", "arrives_as"),
+    [
+        ("/api/caf%C3%A9/a%20b", "/api/café/a b"),
+        ("/api/café/a b", "/api/café/a b"),
+        ("/api/a;b=c/~x/(1)", "/api/a;b=c/~x/(1)"),
+        ("/api/%7Euser", "/api/~user"),
+    ],
+)
+def test_paths_are_signed_as_the_client_sends_them(
+    server: OAuth1Server, client: str, path: str, arrives_as: str
+) -> None:
+    credentials = credentials_for(server, "HMAC-SHA1", "header")
+
+    answer = CLIENTS[client](credentials, server.url, Call("GET", path, []))
+
+    assert answer.status == 200, f"the provider refused: {answer}"
+    assert answer.echo is not None
+    assert answer.echo["path"] == arrives_as
