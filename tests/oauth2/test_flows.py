@@ -152,7 +152,7 @@ def test_a_503_with_retry_after_pauses_as_asked_then_retries_the_same_request() 
 
     assert isinstance(pause, Pause) and pause.seconds == 2
     assert "503" in pause.reason
-    assert again is first
+    assert again == first
     assert driver.done
 
 

@@ -4,8 +4,10 @@ The flows are I/O-free (see :mod:`authplug.lifecycle`); the adapters in
 :mod:`authplug.adapters` drive them. What is here:
 
 - :mod:`~authplug.oauth2.flows`: :class:`OAuth2Flow` (authorization code
-  with PKCE), :class:`ClientCredentialsFlow`, :class:`PasswordFlow`, and
-  :class:`AuthorizationRequest` for a code grant in progress.
+  with PKCE), :class:`ClientCredentialsFlow`, :class:`PasswordFlow`,
+  :class:`AuthorizationRequest` for a code grant in progress, and
+  :class:`TokenFlow`, their base, for plugins that add a grant or a client
+  authentication method.
 - :mod:`~authplug.oauth2.grants`: token requests and the authorization URL.
 - :mod:`~authplug.oauth2.client_auth`: ``client_secret_basic``,
   ``client_secret_post`` and ``none``.
@@ -18,6 +20,7 @@ from authplug.oauth2.flows import (
     ClientCredentialsFlow,
     OAuth2Flow,
     PasswordFlow,
+    TokenFlow,
 )
 from authplug.oauth2.pkce import make_verifier, s256_challenge
 
@@ -26,6 +29,7 @@ __all__ = [
     "ClientCredentialsFlow",
     "OAuth2Flow",
     "PasswordFlow",
+    "TokenFlow",
     "make_verifier",
     "s256_challenge",
 ]

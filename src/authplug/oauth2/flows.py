@@ -18,6 +18,12 @@ flow                      with a refresh token        without one
 The code grant itself (sending a user to the authorization page and
 exchanging the code) is :meth:`OAuth2Flow.start_authorization` and
 :meth:`OAuth2Flow.exchange_code`, also I/O-free.
+
+:class:`TokenFlow`, the base of all three, is public so that a plugin can
+add a grant or a client authentication method (a signed JWT, say) and
+reuse the retries, token parsing and renewal: it implements
+:meth:`TokenFlow.grant` and, where the client authenticates differently,
+:meth:`TokenFlow.authenticate_token_request`.
 """
 
 from __future__ import annotations
@@ -25,14 +31,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from attrs import frozen
 
 from authplug.errors import FlowError, ReauthorizationRequired, TokenError
-from authplug.http import Response
+from authplug.http import Request, Response
 from authplug.lifecycle import Exchange, Issued, Pause, RenewableFlow, SendError
+from authplug.oauth2.client_auth import apply_client_auth
 from authplug.oauth2.grants import (
     authorization_url,
     check_token_params,
@@ -41,6 +48,7 @@ from authplug.oauth2.grants import (
 )
 from authplug.oauth2.pkce import make_verifier, s256_challenge
 from authplug.oauth2.tokens import (
+    ERROR_HINTS,
     TRANSIENT_STATUSES,
     parse_token_response,
     retry_after,
@@ -65,6 +73,7 @@ __all__ = [
     "ClientCredentialsFlow",
     "OAuth2Flow",
     "PasswordFlow",
+    "TokenFlow",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,14 +82,23 @@ UserT = TypeVar("UserT", bound="OAuth2Token")
 ClientT = TypeVar("ClientT", bound="OAuth2Client")
 
 
-class _BaseFlow(RenewableFlow[UserT, ClientT]):
-    """What the three OAuth2 flows share: tokens, refresh, retries."""
+class TokenFlow(RenewableFlow[UserT, ClientT]):
+    """What every OAuth2 flow shares: tokens, refresh, retries, errors.
+
+    A subclass implements :meth:`grant` with :meth:`token_exchange`, and
+    may override :meth:`authenticate_token_request` (another client
+    authentication method) and :attr:`error_hints`. Its app model must be
+    an :class:`~authplug.builtin.oauth2.OAuth2Client` or a subclass.
+    """
 
     regrants: ClassVar[bool] = False
     """Whether the flow can get new tokens without a refresh token."""
 
     grant_type: ClassVar[str] = ""
     """The flow's own grant, for messages."""
+
+    error_hints: ClassVar[Mapping[str, str]] = ERROR_HINTS
+    """What to suggest after each RFC 6749 error code, e.g. ``"; check ..."``."""
 
     def __init__(
         self, credentials: Credentials[UserT, ClientT], **options: Any
@@ -179,12 +197,14 @@ class _BaseFlow(RenewableFlow[UserT, ClientT]):
             secrets: Values in ``grant`` to keep out of error messages.
         """
         app = self.app
-        request = token_request(app, grant)
-        hidden = [*(secrets or []), *self._known_secrets(previous)]
+        known = [*(secrets or []), *self._known_secrets(previous)]
 
         attempt = 0
         while True:
             attempt += 1
+            # Built again for every try: an assertion must not be replayed.
+            request, added = self._token_request(grant)
+            hidden = [*known, *added]
             logger.debug(
                 "token request: %s grant to %s (try %d)",
                 grant_type,
@@ -223,8 +243,37 @@ class _BaseFlow(RenewableFlow[UserT, ClientT]):
                 previous=previous,
                 requested_scopes=app.scopes,
                 secrets=hidden,
+                hints=self.error_hints,
             )
             return Issued(record, offset)
+
+    def authenticate_token_request(
+        self, headers: MutableMapping[str, str], params: list[tuple[str, str]]
+    ) -> Sequence[str]:
+        """Add the client's authentication to one try of a token request.
+
+        Called for every try, retries included, with the grant's fields
+        already in ``params``; the app's ``audience``, ``resource`` and
+        ``token_params`` are added after. The default applies the app's
+        ``client_auth`` method. A plugin overrides it for another method,
+        such as a signed client assertion with a fresh ``jti`` each try.
+
+        Returns:
+            The secret values it added, to mask in error messages (the
+            app's ``client_secret`` is masked anyway).
+        """
+        apply_client_auth(self.app, headers, params)
+        return ()
+
+    def _token_request(self, grant: list[tuple[str, str]]) -> tuple[Request, list[str]]:
+        added: list[str] = []
+
+        def authenticate(
+            headers: MutableMapping[str, str], params: list[tuple[str, str]]
+        ) -> None:
+            added.extend(self.authenticate_token_request(headers, params))
+
+        return token_request(self.app, grant, authenticate=authenticate), added
 
     def _known_secrets(self, previous: TokenRecord | None) -> list[str]:
         """Return every secret the flow holds, to mask in server text."""
@@ -256,6 +305,7 @@ class _BaseFlow(RenewableFlow[UserT, ClientT]):
             endpoint=self.app.token_url,
             grant_type=grant_type,
             secrets=hidden,
+            hints=self.error_hints,
         )
         pause = self._transient(attempt, asked, error)
         if pause is not None:
@@ -275,6 +325,7 @@ class _BaseFlow(RenewableFlow[UserT, ClientT]):
             grant_type=grant_type,
             secrets=hidden,
             note=note,
+            hints=self.error_hints,
         )
 
     def _scope_param(self) -> list[tuple[str, str]]:
@@ -282,7 +333,7 @@ class _BaseFlow(RenewableFlow[UserT, ClientT]):
         return [("scope", " ".join(scopes))] if scopes else []
 
 
-class ClientCredentialsFlow(_BaseFlow["OAuth2Token", "OAuth2Client"]):
+class ClientCredentialsFlow(TokenFlow["OAuth2Token", "OAuth2Client"]):
     """The client credentials grant: the client acts for itself."""
 
     regrants = True
@@ -299,7 +350,7 @@ class ClientCredentialsFlow(_BaseFlow["OAuth2Token", "OAuth2Client"]):
         )
 
 
-class PasswordFlow(_BaseFlow["PasswordUser", "OAuth2Client"]):
+class PasswordFlow(TokenFlow["PasswordUser", "OAuth2Client"]):
     """The resource owner password grant."""
 
     regrants = True
@@ -348,7 +399,7 @@ class AuthorizationRequest:
     code_verifier: Secret | None = None
 
 
-class OAuth2Flow(_BaseFlow["OAuth2Token", "OAuth2App"]):
+class OAuth2Flow(TokenFlow["OAuth2Token", "OAuth2App"]):
     """The authorization code grant with PKCE; tokens renew by refresh."""
 
     grant_type = "authorization_code"

@@ -8,7 +8,7 @@ Every token request carries the client's ``audience``, ``resource`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESERVED_PARAMS",
+    "Authenticate",
     "authorization_url",
     "check_token_params",
     "extra_params",
@@ -80,16 +81,30 @@ def extra_params(client: OAuth2Client) -> list[tuple[str, str]]:
     return params
 
 
-def token_request(client: OAuth2Client, grant: list[tuple[str, str]]) -> Request:
+Authenticate = Callable[[MutableMapping[str, str], list[tuple[str, str]]], None]
+"""Adds a client's authentication to a token request's headers and fields."""
+
+
+def token_request(
+    client: OAuth2Client,
+    grant: list[tuple[str, str]],
+    *,
+    authenticate: Authenticate | None = None,
+) -> Request:
     """Return the POST to the token endpoint for one grant.
 
     Args:
         client: The client settings.
         grant: The grant's own fields, ``grant_type`` first.
+        authenticate: Adds the client's authentication; by default the
+            client's ``client_auth`` method (:func:`apply_client_auth`).
     """
     headers = {"Content-Type": FORM_TYPE, "Accept": "application/json"}
     params = list(grant)
-    apply_client_auth(client, headers, params)
+    if authenticate is None:
+        apply_client_auth(client, headers, params)
+    else:
+        authenticate(headers, params)
     params.extend(extra_params(client))
     return Request("POST", client.token_url, headers, form_encode(params))
 

@@ -33,6 +33,7 @@ from authplug.secret import MASK
 from authplug.stores.base import TokenRecord
 
 __all__ = [
+    "ERROR_HINTS",
     "TRANSIENT_STATUSES",
     "clock_offset",
     "parse_expires_in",
@@ -157,6 +158,7 @@ def token_error(
     grant_type: str,
     secrets: Iterable[str] = (),
     note: str = "",
+    hints: Mapping[str, str] | None = None,
 ) -> TokenError:
     """Return the error a failed token response stands for.
 
@@ -166,6 +168,8 @@ def token_error(
         grant_type: The grant that was asked for.
         secrets: Values the request carried, masked out of server text.
         note: Said after the server's part, e.g. how many tries were made.
+        hints: What to suggest after each error code; :data:`ERROR_HINTS`
+            by default.
     """
     secrets = list(secrets)
     data = _body(response)
@@ -200,7 +204,8 @@ def token_error(
     if error == "invalid_grant" and grant_type in _REAUTHORIZE_GRANTS:
         message += ". The grant is no longer valid: the user must authorize again"
         return ReauthorizationRequired(message, **fields)
-    return TokenError(message + _hint(error), **fields)
+    hint = (ERROR_HINTS if hints is None else hints).get(error, "")
+    return TokenError(message + hint, **fields)
 
 
 def _text_field(data: Mapping[str, Any], name: str, secrets: list[str]) -> str | None:
@@ -210,17 +215,16 @@ def _text_field(data: Mapping[str, Any], name: str, secrets: list[str]) -> str |
     return scrub(value[:_MAX_ERROR_TEXT], secrets)
 
 
-_HINTS = {
+ERROR_HINTS: Mapping[str, str] = {
     "invalid_client": "; check client_id, client_secret and client_auth",
     "unauthorized_client": "; the client may not use this grant type",
     "invalid_scope": "; check the scopes the client asks for",
     "unsupported_grant_type": "; the server does not offer this grant",
     "invalid_grant": "; check the user name and password",
 }
-
-
-def _hint(error: str) -> str:
-    return _HINTS.get(error, "")
+"""What a failed token request's message suggests, by error code; a flow
+for another grant or client authentication gives its own
+(:attr:`~authplug.oauth2.flows.TokenFlow.error_hints`)."""
 
 
 def parse_token_response(
@@ -233,6 +237,7 @@ def parse_token_response(
     previous: TokenRecord | None = None,
     requested_scopes: tuple[str, ...] = (),
     secrets: Iterable[str] = (),
+    hints: Mapping[str, str] | None = None,
 ) -> tuple[TokenRecord, float]:
     """Return the tokens a successful response issued, and the clock offset.
 
@@ -251,6 +256,8 @@ def parse_token_response(
         requested_scopes: The scopes asked for, assumed granted when the
             response names none.
         secrets: Values the request carried, masked out of server text.
+        hints: What an error message suggests, by error code; see
+            :func:`token_error`.
 
     Raises:
         TokenError: The response is an error or holds no access token.
@@ -259,7 +266,11 @@ def parse_token_response(
     data = _body(response) if 200 <= response.status_code < 300 else None
     if data is None or "error" in data:
         raise token_error(
-            response, endpoint=endpoint, grant_type=grant_type, secrets=secrets
+            response,
+            endpoint=endpoint,
+            grant_type=grant_type,
+            secrets=secrets,
+            hints=hints,
         )
 
     access_token = data.get("access_token")
