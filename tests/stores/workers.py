@@ -11,8 +11,9 @@ its part:
   each writing the access token ``t<version>``; the test kills it at an
   arbitrary moment and checks the file still holds a whole record.
 - ``requests``: make ``--threads`` threads send ``--per-thread`` API
-  requests each through the httpx2 adapter and the store, all starting
-  together, and print what they got.
+  requests each through the httpx2 adapter and the store, and print what
+  they got. All threads start together; with ``--wait-for-go`` they
+  start when a line arrives on stdin, so several processes start at once.
 - ``refresh``: one API request through the adapter, with
   ``AUTHPLUG_TEST_KILL_AT`` naming a step of the renewal at which the
   process kills itself with SIGKILL (see :class:`KillingStore`).
@@ -30,6 +31,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from authplug.errors import AuthplugError
 from authplug.stores import TokenRecord, TokenStore, VersionConflict, open_store
 
 KILL_ENV = "AUTHPLUG_TEST_KILL_AT"
@@ -138,28 +140,35 @@ def send_requests(args: argparse.Namespace) -> None:
     credentials = load_document(args.credentials)
     auth = Auth(credentials, store=store, key=args.key)
     barrier = threading.Barrier(args.threads)
+    if args.wait_for_go:
+        say(state="ready")
+        sys.stdin.readline()
     statuses: list[int] = []
     failures: list[str] = []
     guard = threading.Lock()
 
+    # One client for every thread, as an application would share it.
+    limits = httpx2.Limits(max_connections=args.threads)
+    client = httpx2.Client(auth=auth, timeout=60, limits=limits)
+
     def run() -> None:
-        with httpx2.Client(auth=auth, timeout=60) as client:
-            barrier.wait()
-            for _ in range(args.per_thread):
-                try:
-                    status = client.get(args.api).status_code
-                except Exception as err:
-                    with guard:
-                        failures.append(type(err).__name__)
-                    continue
+        barrier.wait()
+        for _ in range(args.per_thread):
+            try:
+                status = client.get(args.api).status_code
+            except Exception as err:
                 with guard:
-                    statuses.append(status)
+                    failures.append(type(err).__name__)
+                continue
+            with guard:
+                statuses.append(status)
 
     threads = [threading.Thread(target=run) for _ in range(args.threads)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    client.close()
     say(statuses=statuses, failures=failures)
 
 
@@ -174,8 +183,12 @@ def refresh(args: argparse.Namespace) -> None:
     store = KillingStore(open_store(args.store), kill_at)
     credentials = load_document(args.credentials)
     auth = Auth(credentials, store=store, key=args.key)
-    with httpx2.Client(auth=auth, timeout=30) as client:
-        response = client.get(args.api)
+    try:
+        with httpx2.Client(auth=auth, timeout=30) as client:
+            response = client.get(args.api)
+    except AuthplugError as err:
+        say(error=type(err).__name__, message=str(err))
+        return
     say(status=response.status_code)
 
 
@@ -202,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_argument("--api", required=True)
         sub.add_argument("--threads", type=int, default=1)
         sub.add_argument("--per-thread", type=int, default=1)
+        sub.add_argument("--wait-for-go", action="store_true")
         sub.set_defaults(run=target)
 
     args = parser.parse_args(argv)
