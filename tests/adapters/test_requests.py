@@ -186,6 +186,9 @@ def test_without_a_session_the_auth_makes_its_own_for_token_requests() -> None:
 
     assert response.status_code == 200
     assert auth.session is None
+    private = auth._own_session
+    auth.close()
+    assert auth._own_session is None and private is not None
 
 
 def test_credentials_come_back_with_the_new_tokens() -> None:

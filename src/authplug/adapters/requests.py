@@ -109,6 +109,13 @@ class Auth(requests.auth.AuthBase):
         if self.lifecycle is not None:
             self.lifecycle.invalidate()
 
+    def close(self) -> None:
+        """Close the private session made for token requests, if any."""
+        with self._own_session_guard:
+            if self._own_session is not None:
+                self._own_session.close()
+                self._own_session = None
+
     def __repr__(self) -> str:
         return f"authplug.adapters.requests.Auth({self.flow.credentials!r})"
 
@@ -141,6 +148,9 @@ class Auth(requests.auth.AuthBase):
         if not lifecycle.policy.wants_renewal(_view(response, body=body)):
             return response
 
+        # Release the connection first: the renewal may raise, and the
+        # response would then be dropped with its socket still open.
+        _release(response)
         stale = getattr(sent, _RECORD, None)
         view = drive(lifecycle.renew_sync(stale), self._send_token)
         retry = _copy_for_retry(response)
@@ -250,11 +260,16 @@ def _write_back(
         request.prepare_content_length(wrapped.content)
 
 
-def _copy_for_retry(response: requests.Response) -> requests.PreparedRequest:
-    # Drain and release the first response's connection, as requests' own
-    # digest auth does, and carry cookies the server just set.
+def _release(response: requests.Response) -> None:
+    """Read the body (kept for ``history``) and give the connection back."""
     _ = response.content
     response.close()
+
+
+def _copy_for_retry(response: requests.Response) -> requests.PreparedRequest:
+    # Release the first response's connection, as requests' own digest
+    # auth does, and carry over cookies the server just set.
+    _release(response)
     retry = response.request.copy()
     jar = getattr(retry, "_cookies", None)
     if jar is not None:
