@@ -173,7 +173,7 @@ def test_check_url_accepts_every_generated_loopback_url(url: str) -> None:
 def test_generated_loopback_urls_stop_being_valid_off_loopback(url: str) -> None:
     moved = url.replace("http://", "http://example.com.", 1)
 
-    with pytest.raises(ValueError, match="must use https|valid host"):
+    with pytest.raises(ValueError, match=r"must use https|valid host"):
         check_url(moved)
 
 
