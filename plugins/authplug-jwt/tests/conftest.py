@@ -94,6 +94,29 @@ PEMS = [
 ]
 
 
+class KeyRing:
+    """The run's keys, for tests (which cannot import this module)."""
+
+    rsa = RSA_KEY
+    ec = EC_KEY
+    other_rsa = OTHER_RSA_KEY
+    other_ec = OTHER_EC_KEY
+    by_algorithm = KEYS
+
+    @staticmethod
+    def pem(
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, form: str = "pkcs8"
+    ) -> str:
+        """Return ``key`` as PEM; see :func:`pem`."""
+        return pem(key, form)
+
+
+@pytest.fixture(scope="session")
+def keys() -> type[KeyRing]:
+    """Return the run's keys and the PEM helper."""
+    return KeyRing
+
+
 @pytest.fixture(params=["RS256", "ES256"])
 def algorithm(request: pytest.FixtureRequest) -> str:
     """Run a test once per algorithm."""
