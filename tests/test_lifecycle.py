@@ -310,12 +310,19 @@ def test_five_hundred_tasks_on_an_expired_token_make_exactly_one_token_request()
     assert len(set(server.api_requests)) == 1
 
 
+def _wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
+
+
 def test_threads_and_tasks_together_share_one_flight() -> None:
     server = FakeOAuth()
     store = MemoryStore()
     document = client_credentials()
     release = threading.Event()
-    server.on_token = lambda _: release.wait(5)
+    server.on_token = lambda _: release.wait(10)
     results: list[int] = []
 
     def thread_worker() -> None:
@@ -324,7 +331,7 @@ def test_threads_and_tasks_together_share_one_flight() -> None:
     async def tasks() -> None:
         lifecycles = [_lifecycle(document, store) for _ in range(200)]
         calls = [asyncio.create_task(acall(lc, server)) for lc in lifecycles]
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
         release.set()
         for response in await asyncio.gather(*calls):
             results.append(response.status_code)
@@ -332,7 +339,7 @@ def test_threads_and_tasks_together_share_one_flight() -> None:
     threads = [threading.Thread(target=thread_worker) for _ in range(20)]
     for thread in threads:
         thread.start()
-    time.sleep(0.05)
+    _wait_for(lambda: server.token_count == 1)  # a thread leads, in flight
     asyncio.run(tasks())
     for thread in threads:
         thread.join()
@@ -342,31 +349,37 @@ def test_threads_and_tasks_together_share_one_flight() -> None:
 
 
 def test_waiting_tasks_never_block_their_event_loop() -> None:
-    server = FakeOAuth(token_delay=0.3)
+    server = FakeOAuth()
     store = MemoryStore()
     document = client_credentials()
+    release = threading.Event()
+    server.on_token = lambda _: release.wait(10)
     leader = threading.Thread(
         target=lambda: call(_lifecycle(document, store), server.handle)
     )
-    ticks = 0
+    waiting_at_each_tick: list[bool] = []
 
-    async def main() -> None:
-        nonlocal ticks
+    async def main() -> list[Response]:
         waiters = [
             asyncio.create_task(acall(_lifecycle(document, store), server))
             for _ in range(100)
         ]
-        while not all(task.done() for task in waiters):
-            ticks += 1
+        # Were a waiting task to block the loop, these ticks could only
+        # run after the flight, which ends only when they have run.
+        for _ in range(10):
             await asyncio.sleep(0.01)
+            waiting_at_each_tick.append(not any(task.done() for task in waiters))
+        release.set()
+        return await asyncio.wait_for(asyncio.gather(*waiters), 10)
 
     leader.start()
-    time.sleep(0.05)
-    asyncio.run(main())
+    _wait_for(lambda: server.token_count == 1)
+    responses = asyncio.run(main())
     leader.join()
 
+    assert waiting_at_each_tick == [True] * 10
+    assert [r.status_code for r in responses] == [200] * 100
     assert server.token_count == 1
-    assert ticks >= 10  # the loop ran while the thread's request was slow
 
 
 def test_a_failed_renewal_is_shared_not_repeated_by_every_waiter() -> None:
