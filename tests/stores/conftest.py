@@ -5,32 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
+from tests.stores.environment import private_store_environment
 
 from authplug.stores import RedisStore, SQLiteStore
-from authplug.stores.crypto import KEY_ENV, OLD_KEYS_ENV, KeySet, generate_key
+from authplug.stores.crypto import KeySet, generate_key
 from authplug.stores.durable import DurableStore
-from authplug.stores.urls import STORE_ENV
 
-
-@pytest.fixture(autouse=True)
-def _private_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    # Never touch the real user's data directory, keys or keyring: tests
-    # that want a keyring install one of their own.
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in (KEY_ENV, OLD_KEYS_ENV, STORE_ENV):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
+__all__ = ["private_store_environment"]
 
 
 @pytest.fixture

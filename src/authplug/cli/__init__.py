@@ -57,6 +57,11 @@ COMMANDS: Mapping[str, str] = {
     "schema": "authplug.cli.catalog:schema",
     "validate": "authplug.cli.validate:validate",
     "reference": "authplug.cli.reference:reference",
+    "connect": "authplug.cli.store_cmds:connect",
+    "list": "authplug.cli.store_cmds:list_saved",
+    "remove": "authplug.cli.store_cmds:remove",
+    "token": "authplug.cli.store_cmds:token",
+    "store": "authplug.cli.store_cmds:store_group",
 }
 """Every command, by name, as ``"module:attribute"`` of a click command."""
 

@@ -175,6 +175,20 @@ class DurableStore(TokenStore):
     url: str
     """The store's URL, with any password masked."""
 
+    _keys: KeySource
+
+    def store_keys(self) -> KeySet:
+        """Return the keys the store seals with, finding them if need be.
+
+        Raises:
+            NoStoreKey: There is no key; the message says how to set one.
+        """
+        return self._keys.get()
+
+    @abstractmethod
+    def keys(self) -> list[str]:
+        """Return every key that holds a token record, sorted."""
+
     @abstractmethod
     def save_credentials(
         self, name: str, credentials: Credentials[Any, Any], *, token_key: str
