@@ -43,6 +43,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
+from authplug.convert import structure
 from authplug.errors import AuthplugError, ConfigError, UnknownAuthType
 from authplug.flow import AuthFlow
 from authplug.http import Request, Response
@@ -76,6 +77,9 @@ CHECKS = (
 
 MIN_LOAD_SHARE = 0.5
 """The share of generated candidates that must end up loading."""
+
+_MALFORMED_SCANNED = 4
+"""Malformed documents the secrets and schema checks try per example."""
 
 _T = TypeVar("_T")
 
@@ -230,10 +234,13 @@ class Contract:
     ) -> None:
         self.registry = registry
         self.max_examples = max_examples
+        self._documents_load: bool | None = None
         self.examples = [dict(example) for example in examples]
         if isinstance(auth_type, AuthType):
-            self.auth_type = auth_type
+            self.given: AuthType | None = auth_type
+            self.auth_type = self._registered(auth_type)
             return
+        self.given = None
         try:
             self.auth_type = self._registry().get(auth_type)
         except UnknownAuthType as exc:
@@ -242,6 +249,16 @@ class Contract:
                 "and its module declared under [project.entry-points.authplug]?"
             )
             raise ContractViolation(auth_type, [Failure("names", message)]) from exc
+
+    def _registered(self, auth_type: AuthType) -> AuthType:
+        """Return the registry's copy of ``auth_type``, which knows its plugin."""
+        try:
+            found = self._registry().get(auth_type.name)
+        except UnknownAuthType:
+            return auth_type
+        if found == auth_type and found.flow is auth_type.flow:
+            return found
+        return auth_type
 
     def _registry(self) -> Registry:
         return self.registry if self.registry is not None else registry()
@@ -313,6 +330,9 @@ class Contract:
         return settings(
             base,
             max_examples=count,
+            # Explaining replays the failure hundreds of times; the report
+            # already says what broke.
+            phases=[phase for phase in base.phases if phase is not Phase.explain],
             deadline=None,
             report_multiple_bugs=False,
             suppress_health_check=[
@@ -405,16 +425,24 @@ class Contract:
         if problems:
             raise Broken("; ".join(problems))
 
+    def _models(self) -> list[type]:
+        """Return the user and app models and every model they nest."""
+        models: list[type] = []
+        for side_model in (self.auth_type.user_model, self.auth_type.app_model):
+            try:
+                found = _models_of(side_model)
+            except (NameError, TypeError) as exc:
+                name = side_model.__name__
+                raise Broken(
+                    f"the annotations of {name} do not resolve: {exc}"
+                ) from exc
+            models.extend(model for model in found if model not in models)
+        return models
+
     def _check_models(self) -> None:
         auth_type = self.auth_type
         problems: list[str] = []
-        models: list[type] = []
-        for side_model in (auth_type.user_model, auth_type.app_model):
-            try:
-                models.extend(m for m in _models_of(side_model) if m not in models)
-            except (NameError, TypeError) as exc:
-                name = side_model.__name__
-                problems.append(f"the annotations of {name} do not resolve: {exc}")
+        models = self._models()
 
         for model in models:
             loose = [a.name for a in attrs.fields(model) if a.init and not a.kw_only]
@@ -427,6 +455,8 @@ class Contract:
                 problems.append(f"{model.__name__} does not compare by value")
         if problems:
             raise Broken("; ".join(problems))
+
+        self._require_documents()
 
         def frozen(document: dict[str, Any]) -> None:
             credentials = auth_type.load(document)
@@ -461,12 +491,45 @@ class Contract:
             "cannot change under a flow that is using them"
         )
 
+    def _require_documents(self) -> None:
+        """Fail fast, pointing at ``generation``, when no document loads.
+
+        Without this, every check over valid documents would spend its
+        whole budget looking for one before giving up.
+        """
+        if self._documents_load is None:
+            loaded: list[bool] = []
+            candidates = gen.candidate_documents(self.auth_type)
+
+            def attempt(data: st.DataObject) -> None:
+                document = data.draw(candidates)
+                loaded.append(gen.settle(data.draw, self.auth_type, document) is None)
+
+            self._property(
+                "preflight", st.data(), attempt, cap=10, phases=[Phase.generate]
+            )
+            self._documents_load = any(loaded)
+        if not self._documents_load:
+            raise Broken(
+                "no generated document loads, so there is nothing to check "
+                "this rule on; the generation check says why"
+            )
+
     def _check_generation(self) -> None:
         auth_type = self.auth_type
-        for index, example in enumerate(self._all_examples()):
+        for index, example in enumerate(self.examples):
             error = gen.load_error(auth_type, example)
             if error is not None:
-                raise Broken(f"example {index} does not load: {error}")
+                raise Broken(f"example {index} does not load:\n{error}")
+        for model in self._models():
+            for index, example in enumerate(gen.model_examples(model)):
+                try:
+                    structure(example, model)
+                except ConfigError as error:
+                    raise Broken(
+                        f"{model.__name__}.__authplug_examples__[{index}] does "
+                        f"not load:\n{error}"
+                    ) from None
 
         outcomes: list[ConfigError | None] = []
         candidates = gen.candidate_documents(auth_type)
@@ -479,13 +542,13 @@ class Contract:
             "generation", st.data(), attempt, phases=[Phase.explicit, Phase.generate]
         )
 
-        failed = [error for error in outcomes if error is not None]
+        failed = [outcome for outcome in outcomes if outcome is not None]
         if not outcomes or len(failed) / len(outcomes) <= 1 - MIN_LOAD_SHARE:
             return
         blamed: Counter[str] = Counter()
         sample: dict[str, str] = {}
-        for error in failed:
-            for problem in error.errors:
+        for rejection in failed:
+            for problem in rejection.errors:
                 blamed[problem.path] += 1
                 sample.setdefault(problem.path, problem.message)
         top = "\n".join(
@@ -502,10 +565,8 @@ class Contract:
             "field='name'). If no document can load, the model is broken."
         )
 
-    def _all_examples(self) -> list[dict[str, Any]]:
-        return list(self.examples)
-
     def _check_round_trip(self) -> None:
+        self._require_documents()
         auth_type = self.auth_type
 
         def round_trip(document: dict[str, Any]) -> None:
@@ -535,11 +596,7 @@ class Contract:
                     f"dump is not stable: {dumped!r} then {auth_type.dump(again)!r}"
                 )
 
-        self._property(
-            "round_trip",
-            gen.valid_documents(auth_type, examples=self.examples),
-            round_trip,
-        )
+        self._property("round_trip", self._valid(), round_trip)
 
     @staticmethod
     def _differences(
@@ -562,28 +619,32 @@ class Contract:
             found.append(f"auth_id was {before.auth_id!r}, came back {after.auth_id!r}")
         return "; ".join(found) or "the credentials differ"
 
+    def _valid(self) -> st.SearchStrategy[dict[str, Any]]:
+        return gen.valid_documents(self.auth_type, examples=self.examples)
+
     def _check_malformed(self) -> None:
+        self._require_documents()
         auth_type = self.auth_type
+        valid = self._valid()
 
-        def rejected(malformed: gen.Malformed) -> None:
-            document, path, change = malformed
-            try:
-                auth_type.load(document)
-            except ConfigError as error:
-                self._assert_blames(error, path, change, document)
-                return
-            except Exception as exc:
-                raise Broken(
-                    f"{change}: loading raised {type(exc).__name__} instead of "
-                    f"ConfigError: {exc}\n  document: {document!r}"
-                ) from exc
-            raise Broken(f"{change}, and the document still loads: {document!r}")
+        def each_rejected(data: st.DataObject) -> None:
+            base = data.draw(valid)
+            for document, path, change in gen.every_malformed(
+                data.draw, auth_type, base
+            ):
+                try:
+                    auth_type.load(document)
+                except ConfigError as error:
+                    self._assert_blames(error, path, change, document)
+                    continue
+                except Exception as exc:
+                    raise Broken(
+                        f"{change}: loading raised {type(exc).__name__} instead "
+                        f"of ConfigError: {exc}\n  document: {document!r}"
+                    ) from exc
+                raise Broken(f"{change}, and the document still loads: {document!r}")
 
-        self._property(
-            "malformed",
-            gen.malformed_documents(auth_type, examples=self.examples),
-            rejected,
-        )
+        self._property("malformed", st.data(), each_rejected)
 
     @staticmethod
     def _assert_blames(
@@ -608,16 +669,18 @@ class Contract:
             raise Broken(f"{change}: an error has no message: {error.errors!r}")
 
     def _check_secrets(self) -> None:
+        self._require_documents()
         auth_type = self.auth_type
         documents = self._flow_or_valid_documents()
-        both = st.tuples(
-            documents,
-            gen.malformed_documents(auth_type, examples=self.examples),
-            gen.requests(),
-        )
+        requests = gen.requests()
 
-        def no_leak(drawn: tuple[dict[str, Any], gen.Malformed, Request]) -> None:
-            document, malformed, request = drawn
+        def no_leak(data: st.DataObject) -> None:
+            document = data.draw(documents)
+            request = data.draw(requests)
+            malformed = [
+                data.draw(gen.malformed_documents(auth_type, examples=self.examples))
+                for _ in range(_MALFORMED_SCANNED)
+            ]
             with sandbox.captured_output() as captured:
                 texts = list(self._texts_of(document, malformed, request))
             texts.extend(captured.texts())
@@ -630,10 +693,13 @@ class Contract:
                         f"outside a request.\n  document: {document!r}"
                     )
 
-        self._property("secrets", both, no_leak)
+        self._property("secrets", st.data(), no_leak)
 
     def _texts_of(
-        self, document: dict[str, Any], malformed: gen.Malformed, request: Request
+        self,
+        document: dict[str, Any],
+        malformed: Sequence[gen.Malformed],
+        request: Request,
     ) -> Iterator[tuple[str, str]]:
         auth_type = self.auth_type
         credentials = auth_type.load(document)
@@ -646,14 +712,15 @@ class Contract:
         masked = auth_type.dump(credentials, reveal_secrets=False)
         yield "dump(reveal_secrets=False)", json.dumps(masked)
 
-        try:
-            auth_type.load(malformed.document)
-        except ConfigError as error:
-            yield f"the error after: {malformed.change}", f"{error}\n{error!r}"
+        for broken in malformed:
+            try:
+                auth_type.load(broken.document)
+            except ConfigError as error:
+                yield f"the error after: {broken.change}", f"{error}\n{error!r}"
 
         if auth_type.flow is None:
             return
-        flow = credentials.flow(clock=_fixed_clock, nonce=_nonce_sequence())
+        flow = self._make_flow(credentials, _nonce_sequence())
         yield "repr(flow)", repr(flow)
         yield "str(flow)", str(flow)
         try:
@@ -671,6 +738,7 @@ class Contract:
                 "checked; pip install 'authplug[testing]' to check it"
             ) from None
 
+        self._require_documents()
         auth_type = self.auth_type
         try:
             schema = auth_type.json_schema()
@@ -706,30 +774,30 @@ class Contract:
                         f"  {what}: {data!r}"
                     )
 
-        self._property(
-            "schema",
-            gen.valid_documents(auth_type, examples=self.examples),
-            satisfied,
-        )
+        self._property("schema", self._valid(), satisfied)
 
-        near_misses = st.one_of(
-            gen.candidate_documents(auth_type, honour_validators=False),
-            gen.malformed_documents(auth_type).map(lambda malformed: malformed[0]),
-        )
+        raw = gen.candidate_documents(auth_type, honour_validators=False)
+        malformed = gen.malformed_documents(auth_type, examples=self.examples)
 
-        def accepted_loads(document: dict[str, Any]) -> None:
-            if first_problem(document) is not None:
-                return
-            error = gen.load_error(auth_type, document)
-            if error is not None:
-                raise Broken(
-                    "the schema accepts a document that does not load, so a "
-                    "form built from it would take bad input; add the rule to "
-                    "the field's json_schema metadata or the model's "
-                    f"__authplug_schema__:\n{error}\n  document: {document!r}"
-                )
+        def accepted_loads(data: st.DataObject) -> None:
+            near_misses = [data.draw(raw)]
+            near_misses.extend(
+                data.draw(malformed).document for _ in range(_MALFORMED_SCANNED)
+            )
+            for document in near_misses:
+                if first_problem(document) is not None:
+                    continue
+                error = gen.load_error(auth_type, document)
+                if error is not None:
+                    raise Broken(
+                        "the schema accepts a document that does not load, so "
+                        "a form built from it would take bad input; add the "
+                        "rule to the field's json_schema metadata or the "
+                        f"model's __authplug_schema__:\n{error}\n"
+                        f"  document: {document!r}"
+                    )
 
-        self._property("schema", near_misses, accepted_loads)
+        self._property("schema", st.data(), accepted_loads)
 
     # The flow checks.
 
@@ -740,6 +808,7 @@ class Contract:
                 f"{self.auth_type.name!r} has no flow (flow=None), so there is "
                 "nothing to apply; the flow checks run once the record has one"
             )
+        self._require_documents()
         return flow
 
     def _flow_or_valid_documents(self) -> st.SearchStrategy[dict[str, Any]]:
@@ -757,7 +826,7 @@ class Contract:
         flow: AuthFlow[Any, Any] | None = None,
     ) -> tuple[sandbox.FlowRun | None, str | None]:
         """Apply the flow under the network block; return its run or error."""
-        chosen = flow or credentials.flow(clock=_fixed_clock, nonce=nonce)
+        chosen = flow or self._make_flow(credentials, nonce)
         with sandbox.no_network() as attempts:
             try:
                 run = sandbox.run_flow(chosen, request, respond=respond)
@@ -773,6 +842,21 @@ class Contract:
         if attempts:
             raise self._io_violation(attempts)
         return run, None
+
+    @staticmethod
+    def _make_flow(
+        credentials: Credentials[Any, Any], nonce: Callable[[], str]
+    ) -> AuthFlow[Any, Any]:
+        """Build the flow; credentials that load must always make one."""
+        try:
+            return credentials.flow(clock=_fixed_clock, nonce=nonce)
+        except Exception as exc:
+            raise Broken(
+                "credentials that load could not make a flow: "
+                f"{type(exc).__name__}: {exc}\n"
+                "  Check this in the model, so loading rejects the document.\n"
+                f"  credentials: {credentials.dump()!r}"
+            ) from exc
 
     @staticmethod
     def _io_violation(attempts: list[str]) -> Broken:
@@ -828,7 +912,7 @@ class Contract:
         def once_is_enough(drawn: tuple[dict[str, Any], Request]) -> None:
             document, request = drawn
             credentials = auth_type.load(document)
-            flow = credentials.flow(clock=_fixed_clock, nonce=_constant_nonce)
+            flow = self._make_flow(credentials, _constant_nonce)
             first, error = self._apply(
                 credentials, request, nonce=_constant_nonce, flow=flow
             )

@@ -24,12 +24,14 @@ own, for a field or for a whole field type::
 
     register_strategy(ShopApp, st.from_regex(r"\\A[a-z]{3,12}\\Z"), field="shop")
 
-A model can also list examples of its own documents, used beside the
-generated ones::
+Without hypothesis in the plugin itself, a model can list example
+documents; they are drawn whole, and their values join each field's pool.
+A field's JSON Schema ``examples`` join its pool too::
 
     @attrs.frozen(kw_only=True)
     class ShopApp:
-        shop: str
+        shop: str = describe("The shop", metadata={"json_schema": {
+            "pattern": SHOP_PATTERN, "examples": ["acme-books"]}})
         __authplug_examples__: ClassVar[tuple[dict[str, Any], ...]] = (
             {"shop": "acme"},
         )
@@ -64,12 +66,14 @@ __all__ = [
     "Malformed",
     "UnsupportedField",
     "candidate_documents",
+    "every_malformed",
     "find_secrets",
     "flow_documents",
     "load_error",
     "loads",
     "malformed_documents",
     "model_documents",
+    "model_examples",
     "register_strategy",
     "requests",
     "secret_values",
@@ -105,7 +109,7 @@ _model_strategies: dict[type, st.SearchStrategy[Any]] = {}
 
 
 class UnsupportedField(TypeError):
-    """A field whose type the kit cannot generate values for."""
+    """A model the kit cannot generate documents for, and what to do about it."""
 
 
 class Malformed(NamedTuple):
@@ -308,6 +312,36 @@ def _honouring(
     return draw_passing()
 
 
+def _example_values(model: type, attribute: attrs.Attribute[Any]) -> list[Any]:
+    """Return the values the model's examples and the field's schema give."""
+    values: list[Any] = []
+    for klass in model.__mro__:
+        if attrs.has(klass):
+            for example in model_examples(klass):
+                if attribute.name in example:
+                    values.append(example[attribute.name])
+    schema = attribute.metadata.get("json_schema") or {}
+    values.extend(schema.get("examples", ()))
+    return values
+
+
+def _with_examples(
+    strategy: st.SearchStrategy[Any] | None,
+    model: type,
+    attribute: attrs.Attribute[Any],
+) -> st.SearchStrategy[Any] | None:
+    """Mix a field's example values into its strategy, half of the time."""
+    values = _example_values(model, attribute)
+    if not values:
+        return strategy
+    examples = st.sampled_from(values).map(copy.deepcopy)
+    if strategy is None:
+        inner = _without_none(attribute.type)
+        where = f"field {model.__name__}.{attribute.name}"
+        strategy = _type_strategy(inner, where, honour=True)
+    return st.one_of(examples, strategy)
+
+
 def _declared_strategy(
     attribute: attrs.Attribute[Any], type_: Any
 ) -> st.SearchStrategy[Any] | None:
@@ -349,7 +383,7 @@ def _field_strategy(
     where = f"field {model.__name__}.{attribute.name}"
     inner = _without_none(attribute.type)
     optional = inner is not attribute.type
-    declared = _declared_strategy(attribute, inner)
+    declared = _with_examples(_declared_strategy(attribute, inner), model, attribute)
     if declared is not None:
         base = st.one_of(st.none(), declared) if optional else declared
     elif optional and _has_default(attribute):
@@ -378,12 +412,13 @@ def _requires_fields(model: type) -> bool:
     return any(not _has_default(attribute) for attribute in _init_fields(model))
 
 
-def _model_examples(model: type) -> list[dict[str, Any]]:
-    examples = getattr(model, "__authplug_examples__", ())
+def model_examples(model: type) -> list[dict[str, Any]]:
+    """Return the model's own examples; a subclass does not inherit them."""
+    examples = vars(model).get("__authplug_examples__", ())
     if not isinstance(examples, Sequence) or not all(
         isinstance(example, Mapping) for example in examples
     ):
-        raise TypeError(
+        raise UnsupportedField(
             f"{model.__name__}.__authplug_examples__ must be a sequence of "
             "mappings, each one document of the model"
         )
@@ -418,7 +453,7 @@ def model_documents(
         chosen[attribute.name] = strategy
     generated = st.fixed_dictionaries(required, optional=optional)
 
-    examples = _model_examples(model)
+    examples = model_examples(model)
     if not examples:
         return generated
     return st.one_of(st.sampled_from(examples).map(copy.deepcopy), generated)
@@ -511,7 +546,7 @@ def _redraw(
     where = f"field {model.__name__}.{attribute.name}"
     strategy = (
         registered
-        or _declared_strategy(attribute, inner)
+        or _with_examples(_declared_strategy(attribute, inner), model, attribute)
         or _type_strategy(inner, where, True)
     )
     if attribute.validator is not None or attribute.converter:
@@ -948,3 +983,14 @@ def malformed_documents(
         return malformed
 
     return build()
+
+
+def every_malformed(
+    draw: Draw, auth_type: AuthType, document: dict[str, Any]
+) -> list[Malformed]:
+    """Return every way :func:`malformed_documents` breaks ``document``.
+
+    Checks use this to try each broken field of a document, rather than
+    one drawn at random.
+    """
+    return [mutate(draw) for mutate in _document_mutations(auth_type, document)]
