@@ -91,6 +91,19 @@ def test_the_values_the_hook_adds_are_masked_in_errors() -> None:
     assert caught.value.description == "bad ********"
 
 
+def test_a_long_echoed_value_is_masked_before_the_text_is_cut() -> None:
+    flow = signed_flow()
+    driver = Driver(flow.renew(None))
+    padding = "x" * 290
+    echo = {"error": "invalid_client", "error_description": f"{padding} signed-proof-1"}
+
+    with pytest.raises(TokenError) as caught:
+        driver.answer(json_response(echo, status=401))
+
+    assert "signed-proof" not in str(caught.value)
+    assert caught.value.description == f"{padding} ********"[:300]
+
+
 def test_a_flow_gives_its_own_hints() -> None:
     flow = signed_flow()
     driver = Driver(flow.renew(None))

@@ -183,7 +183,7 @@ def token_error(
         )
         return TokenError(message, status_code=status)
 
-    error = scrub(str(data["error"])[:_MAX_ERROR_TEXT], secrets)
+    error = scrub(str(data["error"]), secrets)[:_MAX_ERROR_TEXT]
     description = _text_field(data, "error_description", secrets)
     uri = _text_field(data, "error_uri", secrets)
 
@@ -212,7 +212,8 @@ def _text_field(data: Mapping[str, Any], name: str, secrets: list[str]) -> str |
     value = data.get(name)
     if not isinstance(value, str) or not value:
         return None
-    return scrub(value[:_MAX_ERROR_TEXT], secrets)
+    # Mask first: a secret cut in two by the limit would no longer match.
+    return scrub(value, secrets)[:_MAX_ERROR_TEXT]
 
 
 ERROR_HINTS: Mapping[str, str] = {
