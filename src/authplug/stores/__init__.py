@@ -6,6 +6,8 @@ default. Durable stores (an SQLite file, Redis) implement the same
 interface; :func:`open_store` opens any store by URL.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from authplug.stores.base import (
     LockTimeout,
     StoreError,
@@ -14,10 +16,12 @@ from authplug.stores.base import (
     VersionConflict,
 )
 from authplug.stores.memory import MemoryStore, default_store
-from authplug.stores.redis import RedisStore
-from authplug.stores.sqlite import SQLiteStore
 from authplug.stores.store_type import StoreType
 from authplug.stores.urls import UnknownStoreScheme, default_store_url, open_store
+
+if TYPE_CHECKING:
+    from authplug.stores.redis import RedisStore
+    from authplug.stores.sqlite import SQLiteStore
 
 __all__ = [
     "LockTimeout",
@@ -34,3 +38,16 @@ __all__ = [
     "default_store_url",
     "open_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The durable stores load on first use: most programs need one at most.
+    if name == "SQLiteStore":
+        from authplug.stores.sqlite import SQLiteStore
+
+        return SQLiteStore
+    if name == "RedisStore":
+        from authplug.stores.redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,7 +31,6 @@ are touched together.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -45,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authplug.errors import MissingDependency
-from authplug.hookspecs import hookimpl
 from authplug.stores.base import (
     LockTimeout,
     StoreError,
@@ -65,10 +63,11 @@ from authplug.stores.durable import (
     reseal_value,
     token_context,
 )
-from authplug.stores.store_type import StoreType
 from authplug.stores.urls import redact_url
 
 if TYPE_CHECKING:
+    import asyncio
+
     from authplug.records import Credentials
 
 __all__ = ["RedisStore"]
@@ -279,6 +278,8 @@ class RedisStore(DurableStore):
             raise self._failure(action, err, key) from err
 
     def _async_client(self) -> tuple[Any, Any]:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._async_guard:
             found = self._async.get(loop)
@@ -634,6 +635,8 @@ class RedisStore(DurableStore):
 
     async def aclose(self) -> None:
         """Close the async client of the running event loop, if it made one."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._async_guard:
             found = self._async.pop(loop, None)
@@ -642,18 +645,3 @@ class RedisStore(DurableStore):
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r}, prefix={self.prefix!r})"
-
-
-def open_redis(url: str) -> RedisStore:
-    """Open the Redis store a ``redis://`` or ``rediss://`` URL names."""
-    return RedisStore(url)
-
-
-@hookimpl
-def authplug_token_stores() -> list[StoreType]:
-    """Provide the Redis store, plain and over TLS."""
-    summary = "Encrypted records in Redis: many processes and hosts"
-    return [
-        StoreType(scheme="redis", factory=open_redis, summary=summary),
-        StoreType(scheme="rediss", factory=open_redis, summary=summary + ", TLS"),
-    ]

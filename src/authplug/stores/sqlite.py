@@ -28,7 +28,6 @@ not reliable over network file systems), and the lock needs POSIX
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -42,7 +41,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from authplug.hookspecs import hookimpl
 from authplug.stores.base import (
     LockTimeout,
     StoreError,
@@ -62,7 +60,6 @@ from authplug.stores.durable import (
     reseal_value,
     token_context,
 )
-from authplug.stores.store_type import StoreType
 
 if TYPE_CHECKING:
     from authplug.records import Credentials
@@ -211,6 +208,8 @@ class _FileLocks:
     async def ahold(
         self, key: str, deadline: float, timeout: float
     ) -> AsyncIterator[None]:
+        import asyncio
+
         fd = self._open(key)
         pause = 0.001
         while not self._try(fd):
@@ -562,20 +561,3 @@ class SQLiteStore(DurableStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
-
-
-def open_sqlite(url: str) -> SQLiteStore:
-    """Open the SQLite store a ``sqlite://`` URL names."""
-    return SQLiteStore(path_from_url(url))
-
-
-@hookimpl
-def authplug_token_stores() -> list[StoreType]:
-    """Provide the SQLite store."""
-    return [
-        StoreType(
-            scheme="sqlite",
-            factory=open_sqlite,
-            summary="An encrypted SQLite file: one machine, many processes",
-        )
-    ]

@@ -23,10 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from authplug.hookspecs import hookimpl
 from authplug.stores.base import StoreError, TokenStore
-from authplug.stores.memory import default_store
-from authplug.stores.store_type import StoreType
 
 if TYPE_CHECKING:
     from authplug.registry import Registry
@@ -109,27 +106,3 @@ def open_store(url: str, *, registry: Registry | None = None) -> TokenStore:
     if found is None:
         raise UnknownStoreScheme(scheme, sorted(registry.store_types))
     return found.factory(url)
-
-
-def _open_memory(url: str) -> TokenStore:
-    rest = url.partition("://")[2]
-    if rest.strip("/"):
-        raise StoreError(
-            "memory:// takes nothing after the scheme: there is one memory "
-            "store per process"
-        )
-    return default_store()
-
-
-# The in-memory store's own module belongs to the token interface, so the
-# hook that offers it by URL lives here.
-@hookimpl
-def authplug_token_stores() -> list[StoreType]:
-    """Provide the in-memory store."""
-    return [
-        StoreType(
-            scheme="memory",
-            factory=_open_memory,
-            summary="This process only, gone when it exits (the library default)",
-        )
-    ]
