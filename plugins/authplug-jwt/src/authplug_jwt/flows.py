@@ -46,8 +46,7 @@ logger = logging.getLogger(__name__)
 _OWN_PARAMS: Final = frozenset({"assertion"})
 
 _KEY_HINT: Final = (
-    "private_key and key_id, and that the server holds the matching public "
-    "key for this client"
+    "private_key and key_id (the server must hold the public key for them)"
 )
 
 
