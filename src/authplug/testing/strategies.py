@@ -544,11 +544,12 @@ def _redraw(
     )
     inner = _without_none(attribute.type)
     where = f"field {model.__name__}.{attribute.name}"
-    strategy = (
-        registered
-        or _with_examples(_declared_strategy(attribute, inner), model, attribute)
-        or _type_strategy(inner, where, True)
-    )
+    strategy = registered
+    if strategy is None:
+        declared = _declared_strategy(attribute, inner)
+        strategy = _with_examples(declared, model, attribute)
+    if strategy is None:
+        strategy = _type_strategy(inner, where, True)
     if attribute.validator is not None or attribute.converter:
         strategy = _honouring(strategy, attribute)
 
