@@ -84,6 +84,13 @@ def test_a_bad_lease_is_refused(redis_server_url: str, lease: str) -> None:
         RedisStore(url)
 
 
+def test_decoded_responses_are_refused(redis_server_url: str) -> None:
+    url = with_prefix(redis_server_url, "p:", decode_responses="true")
+
+    with pytest.raises(StoreError, match="remove decode_responses"):
+        RedisStore(url)
+
+
 def test_a_password_never_shows(keys: KeySet) -> None:
     store = RedisStore("redis://:hunter2-secret@127.0.0.1:1/0", keys=keys)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sqlite3
 import stat
@@ -196,6 +197,47 @@ def test_an_unwritable_place_gives_a_clear_error(tmp_path: Path, keys: KeySet) -
         SQLiteStore(blocker / "t.db", keys=keys)
 
     assert "Not a directory" in str(caught.value)
+
+
+# Python 3.12 warns about forking a process that runs threads; this test
+# forks on purpose, to show the store copes with what multiprocessing does.
+@pytest.mark.filterwarnings("ignore:.*fork:DeprecationWarning")
+def test_a_forked_child_opens_its_own_connection(
+    sqlite_store: SQLiteStore,
+) -> None:
+    sqlite_store.put("k", record("parent"), expected_version=0)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def child() -> None:
+        found = sqlite_store.get("k")
+        stored = sqlite_store.put("k", record("child"), expected_version=1)
+        results.put((found.access_token.reveal() if found else None, stored.version))
+
+    process = context.Process(target=child)
+    process.start()
+    process.join(30)
+    seen = results.get(timeout=5)
+    found = sqlite_store.get("k")
+
+    assert process.exitcode == 0
+    assert seen == ("parent", 2)
+    assert found is not None and found.version == 2
+    assert found.access_token is not None and found.access_token.reveal() == "child"
+
+
+def test_a_lock_directory_that_cannot_be_made_gives_a_clear_error(
+    tmp_path: Path, keys: KeySet
+) -> None:
+    store = SQLiteStore(tmp_path / "t.db", keys=keys)
+    (tmp_path / "t.db.locks").write_text("in the way", encoding="utf-8")
+
+    with (
+        pytest.raises(StoreError, match="could not lock the token record 'k'"),
+        store.lock("k", timeout=1),
+    ):
+        pass
+    store.close()
 
 
 # -- decrypting only what changed ---------------------------------------------

@@ -145,6 +145,11 @@ def _parse_options(url: str) -> tuple[str, str, float]:
         )
 
     present = {name for name, _ in rest}
+    if "decode_responses" in present:
+        raise StoreError(
+            "the Redis token store reads raw bytes: remove decode_responses "
+            "from its URL"
+        )
     rest.extend(
         (name, value) for name, value in _CLIENT_DEFAULTS.items() if name not in present
     )

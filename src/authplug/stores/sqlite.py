@@ -167,17 +167,38 @@ class _FileLocks:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
         return self.directory / f"{digest}.lock"
 
-    def _open(self, key: str) -> int:
-        return os.open(self._path(key), os.O_RDWR | os.O_CREAT, 0o600)
+    def _failure(self, key: str, err: OSError) -> StoreError:
+        return StoreError(
+            f"could not lock the token record {key!r} in {self.directory} "
+            f"({err.strerror or type(err).__name__}); the SQLite store needs a "
+            "local disk that supports flock",
+            key=key,
+        )
 
-    @staticmethod
-    def _try(fd: int) -> bool:
-        import fcntl
+    def _open(self, key: str) -> int:
+        try:
+            return os.open(self._path(key), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise self._failure(key, err) from err
+
+    def _try(self, fd: int, key: str) -> bool:
+        try:
+            import fcntl
+        except ImportError as err:
+            os.close(fd)
+            raise StoreError(
+                "the SQLite store's lock needs POSIX flock, which this platform "
+                "lacks; use a redis:// store here",
+                key=key,
+            ) from err
 
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        except OSError as err:
+            os.close(fd)
+            raise self._failure(key, err) from err
         return True
 
     @staticmethod
@@ -193,7 +214,7 @@ class _FileLocks:
     def hold(self, key: str, deadline: float, timeout: float) -> Iterator[None]:
         fd = self._open(key)
         pause = 0.001
-        while not self._try(fd):
+        while not self._try(fd, key):
             if time.monotonic() >= deadline:
                 os.close(fd)
                 raise LockTimeout(key, timeout=timeout)
@@ -212,7 +233,7 @@ class _FileLocks:
 
         fd = self._open(key)
         pause = 0.001
-        while not self._try(fd):
+        while not self._try(fd, key):
             if time.monotonic() >= deadline:
                 os.close(fd)
                 raise LockTimeout(key, timeout=timeout)
@@ -260,7 +281,10 @@ class SQLiteStore(DurableStore):
         self._codec = RecordCodec(self._keys, str(self.path))
         self._mutex = threading.Lock()
         self._locks = _FileLocks(self.path.with_name(self.path.name + ".locks"))
+        self._busy_timeout = busy_timeout
         self._db = self._connect(busy_timeout)
+        self._pid = os.getpid()
+        self._inherited: list[sqlite3.Connection] = []
 
     # -- opening ----------------------------------------------------------
 
@@ -335,27 +359,38 @@ class SQLiteStore(DurableStore):
             key=key,
         )
 
+    def _connection(self) -> sqlite3.Connection:
+        # A forked child must neither use nor close the parent's connection
+        # (SQLite forbids both); it keeps it untouched and opens its own.
+        # Called under _mutex.
+        if self._pid != os.getpid():
+            self._inherited.append(self._db)
+            self._db = self._connect(self._busy_timeout)
+            self._pid = os.getpid()
+        return self._db
+
     @contextmanager
     def _transaction(
         self, action: str, key: str | None = None
     ) -> Iterator[sqlite3.Cursor]:
         with self._mutex:
             try:
-                cursor = self._db.execute("BEGIN IMMEDIATE")
+                db = self._connection()
+                cursor = db.execute("BEGIN IMMEDIATE")
                 try:
                     yield cursor
                 except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
                     raise
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
             except sqlite3.Error as err:
                 raise self._failure(action, err, key) from err
 
     def _query(self, action: str, sql: str, *params: Any) -> list[Any]:
         with self._mutex:
             try:
-                return self._db.execute(sql, params).fetchall()
+                return self._connection().execute(sql, params).fetchall()
             except sqlite3.Error as err:
                 raise self._failure(action, err) from err
 
@@ -557,7 +592,8 @@ class SQLiteStore(DurableStore):
     def close(self) -> None:
         """Close the database connection."""
         with self._mutex:
-            self._db.close()
+            if self._pid == os.getpid():
+                self._db.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
