@@ -68,8 +68,7 @@ def assertion_claims(
             rounded down, so the assertion is never issued in the future.
         lifetime: Seconds from ``iat`` to ``exp``.
         jwt_id: The ``jti`` claim.
-        extra: Further claims, set first so that none replaces a reserved
-            one.
+        extra: Further claims; none may be one of :data:`RESERVED_CLAIMS`.
 
     Raises:
         ValueError: ``extra`` names a reserved claim, or ``lifetime`` is
