@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from tests.testing import broken_types as broken
 
-from authplug import AuthType, Registry
+from authplug import AuthType, Registry, build_registry, hookimpl
+from authplug.builtin.token import TOKEN
 from authplug.testing import (
     AuthTypeContract,
     ContractViolation,
@@ -159,8 +160,6 @@ def test_an_unregistered_name_says_how_to_register_it() -> None:
 def test_a_type_missing_from_the_given_registry_breaks_names(
     broken_registry: Registry,
 ) -> None:
-    from authplug.builtin.token import TOKEN
-
     with pytest.raises(ContractViolation) as caught:
         check_auth_type(TOKEN, registry=broken_registry, checks=["names"])
 
@@ -185,3 +184,43 @@ class TestTheClassReportsEachRuleAsATest(AuthTypeContract):
         """The models test fails, naming the model."""
         with pytest.raises(ContractViolation, match="MutableUser is not frozen"):
             super().test_models()
+
+
+def _registry_of(*plugins: object) -> Registry:
+    named = {f"plugin{index}": plugin for index, plugin in enumerate(plugins)}
+    built: Registry = build_registry(plugins=named, entry_points=False)
+    return built
+
+
+class _Provides:
+    def __init__(self, *types: AuthType) -> None:
+        self.types = list(types)
+
+    @hookimpl
+    def authplug_auth_types(self) -> list[AuthType]:
+        return self.types
+
+
+def test_a_name_that_differs_only_in_case_from_another_is_caught() -> None:
+    shadow = TOKEN.derive(
+        name="kit.shadow", summary="Shadows a tag", aliases=("Token",)
+    )
+    registry = _registry_of(_Provides(TOKEN), _Provides(shadow))
+
+    with pytest.raises(ContractViolation) as caught:
+        check_auth_type(shadow, registry=registry, checks=["names"])
+
+    assert (
+        "'Token' differs only in case from 'token', a name of 'token' "
+        "(plugin 'plugin0')"
+    ) in str(caught.value)
+
+
+def test_a_parent_that_is_not_registered_is_caught() -> None:
+    orphan = TOKEN.derive(name="kit.orphan", summary="Derives from token")
+    registry = _registry_of(_Provides(orphan))
+
+    with pytest.raises(ContractViolation) as caught:
+        check_auth_type(orphan, registry=registry, checks=["names"])
+
+    assert "parent 'token' is not registered" in str(caught.value)

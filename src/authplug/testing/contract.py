@@ -43,7 +43,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
-from authplug.convert import structure
+from authplug.convert import structure, unstructure
 from authplug.errors import AuthplugError, ConfigError, UnknownAuthType
 from authplug.flow import AuthFlow
 from authplug.http import Request, Response
@@ -107,8 +107,6 @@ def _excerpt(text: str, needle: str, width: int = 60) -> str:
 
 def _plain(value: Any) -> Any:
     """Return a model instance as plain data with secrets shown, for reports."""
-    from authplug.convert import unstructure
-
     return unstructure(value, reveal_secrets=True)
 
 
@@ -237,10 +235,8 @@ class Contract:
         self._documents_load: bool | None = None
         self.examples = [dict(example) for example in examples]
         if isinstance(auth_type, AuthType):
-            self.given: AuthType | None = auth_type
             self.auth_type = self._registered(auth_type)
             return
-        self.given = None
         try:
             self.auth_type = self._registry().get(auth_type)
         except UnknownAuthType as exc:
@@ -409,16 +405,17 @@ class Contract:
                     f"plugin {found.plugin!r}"
                 )
 
-        own = {name.lower() for name in auth_type.names}
+        # Lookups fall back to other letter cases, so these would be ambiguous.
         for other in known.types():
             if other.name == auth_type.name:
                 continue
-            clash = own & {name.lower() for name in other.names}
-            if clash:
-                problems.append(
-                    f"{', '.join(map(repr, sorted(clash)))} differs only in case "
-                    f"from a name of {other.name!r} (plugin {other.plugin!r})"
-                )
+            for mine in auth_type.names:
+                for theirs in other.names:
+                    if mine != theirs and mine.lower() == theirs.lower():
+                        problems.append(
+                            f"{mine!r} differs only in case from {theirs!r}, a "
+                            f"name of {other.name!r} (plugin {other.plugin!r})"
+                        )
         if auth_type.parent is not None and auth_type.parent not in known:
             problems.append(f"parent {auth_type.parent!r} is not registered")
 
@@ -822,7 +819,7 @@ class Contract:
         request: Request,
         *,
         nonce: Callable[[], str],
-        respond: sandbox.Responder = sandbox._answer_ok,
+        respond: sandbox.Responder = sandbox.answer_ok,
         flow: AuthFlow[Any, Any] | None = None,
     ) -> tuple[sandbox.FlowRun | None, str | None]:
         """Apply the flow under the network block; return its run or error."""
@@ -961,7 +958,7 @@ class Contract:
         def no_io(drawn: tuple[dict[str, Any], Request]) -> None:
             document, request = drawn
             credentials = auth_type.load(document)
-            for respond in (sandbox._answer_ok, _unauthorized_first):
+            for respond in (sandbox.answer_ok, _unauthorized_first):
                 self._apply(
                     credentials,
                     sandbox.copy_request(request),

@@ -29,6 +29,8 @@ __all__ = [
     "Captured",
     "FlowRun",
     "NetworkBlocked",
+    "Responder",
+    "answer_ok",
     "captured_output",
     "copy_request",
     "no_network",
@@ -202,9 +204,11 @@ def synthetic_response(original: Request, sent: Request, status: int = 200) -> R
 
 
 Responder = Callable[[Request, Request, int], Response]
+"""Answers ``(api_request, sent, step)`` with the response to send back."""
 
 
-def _answer_ok(original: Request, sent: Request, step: int) -> Response:
+def answer_ok(original: Request, sent: Request, step: int) -> Response:
+    """Answer every request the flow sends with a successful response."""
     return synthetic_response(original, sent)
 
 
@@ -225,7 +229,7 @@ def run_flow(
     flow: AuthFlow[Any, Any],
     request: Request,
     *,
-    respond: Responder = _answer_ok,
+    respond: Responder = answer_ok,
     max_steps: int = _MAX_STEPS,
 ) -> FlowRun:
     """Drive ``flow.auth_flow(request)`` to its end, answering every request.
