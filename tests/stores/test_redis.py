@@ -15,6 +15,7 @@ import redis
 from tests.redis_server import with_prefix
 from tests.stores.processes import kill, read_message, running, worker_env
 
+import authplug
 from authplug.stores import LockTimeout, RedisStore, StoreError, TokenRecord
 from authplug.stores.crypto import KeySet
 
@@ -254,3 +255,24 @@ def test_async_errors_are_store_errors(keys: KeySet) -> None:
     with pytest.raises(StoreError, match="could not read"):
         asyncio.run(scenario())
     store.close()
+
+
+def test_a_corrupt_saved_entry_is_listed_with_its_problem_and_removable(
+    redis_store: RedisStore,
+) -> None:
+    credentials = authplug.load(
+        {"type": "token", "user": {"access_token": "static-value-5"}}
+    )
+    redis_store.save_credentials("good", credentials, token_key="auth_id:good")
+    redis_store._client.hset(f"{redis_store.prefix}credentials", "bad", b"{not json")
+
+    entries = redis_store.entries()
+    removed = redis_store.remove_credentials("bad")
+
+    assert [(entry.name, entry.problem is None) for entry in entries] == [
+        ("bad", False),
+        ("good", True),
+    ]
+    assert "'bad'" in (entries[0].problem or "")
+    assert removed
+    assert [entry.name for entry in redis_store.entries()] == ["good"]

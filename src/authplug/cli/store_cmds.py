@@ -156,6 +156,8 @@ def _renewable(type_name: str) -> bool:
 
 
 def _state(entry: SavedEntry, now: float) -> str:
+    if entry.problem is not None:
+        return f"unreadable: remove it and connect again ({entry.problem})"
     if not _renewable(entry.type):
         return "static (in the credentials)"
     if not entry.has_tokens:

@@ -138,6 +138,8 @@ class SavedEntry:
         expires_at: When the stored access token expires (server clock),
             None when unknown or there is none.
         updated_at: When the credentials were saved, seconds since the epoch.
+        problem: Why the entry cannot be used, if it cannot (it is
+            corrupt); the other fields are then placeholders.
     """
 
     name: str
@@ -146,6 +148,7 @@ class SavedEntry:
     has_tokens: bool
     expires_at: float | None
     updated_at: float
+    problem: str | None = None
 
 
 @frozen

@@ -504,22 +504,34 @@ class RedisStore(DurableStore):
         return parse_document(plaintext, name=name)
 
     def entries(self) -> list[SavedEntry]:
-        """Return every saved credential, sorted by name, without secrets."""
+        """Return every saved credential, sorted by name, without secrets.
+
+        A corrupt entry is listed with its ``problem``, so that one bad
+        value hides none of the others.
+        """
         with self._calls("list"):
             saved = self._client.hgetall(self._saved_name)
-        parsed = {
-            name.decode("utf-8"): _parse_saved(raw, name.decode("utf-8"))
-            for name, raw in saved.items()
-        }
-        names = sorted(parsed)
-        token_names = [self._token_name(parsed[name]["token_key"]) for name in names]
+        readable: dict[str, dict[str, Any]] = {}
+        broken: dict[str, StoreError] = {}
+        for raw_name, raw in saved.items():
+            name = raw_name.decode("utf-8", errors="replace")
+            try:
+                readable[name] = _parse_saved(raw, name)
+            except StoreError as err:
+                broken[name] = err
+        named = sorted(readable)
+        token_names = [self._token_name(readable[name]["token_key"]) for name in named]
         with self._calls("list"):
             values = self._client.mget(token_names) if token_names else []
+        tokens = dict(zip(named, values, strict=True))
 
-        entries = []
-        for name, raw in zip(names, values, strict=True):
+        entries = [
+            SavedEntry(name, "?", "", False, None, 0.0, problem=str(err))
+            for name, err in broken.items()
+        ]
+        for name, item in readable.items():
+            raw = tokens[name]
             parts = _split_value(raw) if raw is not None else None
-            item = parsed[name]
             entries.append(
                 SavedEntry(
                     name,
@@ -530,15 +542,22 @@ class RedisStore(DurableStore):
                     item["updated_at"],
                 )
             )
-        return entries
+        return sorted(entries, key=lambda entry: entry.name)
 
     def remove_credentials(self, name: str) -> bool:
         """Forget the credentials saved as ``name``, and their tokens.
 
-        The token record stays when other saved credentials share it.
+        The token record stays when other saved credentials share it. A
+        corrupt entry is removed too (its tokens, if any, cannot be found).
         """
         check_name(name)
-        removed: list[str] = []
+        removed: list[str | None] = []
+
+        def token_key_of(raw: bytes, label: str) -> str | None:
+            try:
+                return str(_parse_saved(raw, label)["token_key"])
+            except StoreError:
+                return None
 
         def remove(pipe: Any) -> None:
             removed.clear()
@@ -546,21 +565,21 @@ class RedisStore(DurableStore):
             if raw is None:
                 pipe.multi()
                 return
-            token_key = _parse_saved(raw, name)["token_key"]
-            others = [
-                _parse_saved(value, other.decode("utf-8"))["token_key"]
+            token_key = token_key_of(raw, name)
+            others = {
+                token_key_of(value, other.decode("utf-8", errors="replace"))
                 for other, value in pipe.hgetall(self._saved_name).items()
-                if other.decode("utf-8") != name
-            ]
+                if other.decode("utf-8", errors="replace") != name
+            }
             pipe.multi()
             pipe.hdel(self._saved_name, name)
-            if token_key not in others:
+            if token_key is not None and token_key not in others:
                 pipe.delete(self._token_name(token_key))
             removed.append(token_key)
 
         with self._calls("delete from", name):
             self._client.transaction(remove, self._saved_name)
-        if removed:
+        if removed and removed[0] is not None:
             self._codec.forget(removed[0])
         return bool(removed)
 
