@@ -214,8 +214,11 @@ def connect(
 
     Types with a grant of their own (client credentials, password) run it
     now, so a bad secret shows at once. For the authorization code grant,
-    FILE must already hold the user's tokens (see 'authplug authorize').
-    Credentials without tokens (token, basic, oauth1) are saved as they are.
+    FILE must already hold the user's tokens (see 'authplug authorize');
+    a stale access token is refreshed now. From then on the store holds
+    the current tokens: a refresh token left in FILE may have been spent.
+    Credentials whose secrets never change (token, basic, oauth1) are
+    saved as they are.
     """
     check_name(name)
     credentials = read_credentials_arg(file, type_name).credentials
