@@ -20,6 +20,7 @@ again (password, client credentials) recover by themselves.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -310,4 +311,34 @@ def test_a_kill_between_answer_and_write_heals_a_password_grant(
     # The lost rotation, then the refused refresh and the password grant.
     assert counts.get("refresh_token", 0) - before.get("refresh_token", 0) == 2
     assert counts.get("password", 0) - before.get("password", 0) == 1
+    assert oauth_server.is_refresh_token_active(refresh_token_of(store))
+
+
+def test_fifty_async_tasks_share_one_refresh_through_the_store(
+    shared: tuple[str, DurableStore],
+    oauth_server: OAuthServer,
+) -> None:
+    _, store = shared
+    expired = authorized_tokens(oauth_server)
+    store.put(KEY, expired, expected_version=0)
+    auth = httpx2_adapter.Auth(
+        authplug.load(code_document(oauth_server)), store=store, key=KEY
+    )
+    before = refreshes(oauth_server)
+
+    async def scenario() -> list[int]:
+        async with httpx2.AsyncClient(auth=auth, timeout=30) as client:
+            responses = await asyncio.gather(
+                *(client.get(oauth_server.api_url) for _ in range(50))
+            )
+        if isinstance(store, RedisStore):
+            await store.aclose()
+        return [response.status_code for response in responses]
+
+    statuses = asyncio.run(scenario())
+
+    assert statuses == [200] * 50
+    assert refreshes(oauth_server) - before == 1
+    stored = store.get(KEY)
+    assert stored is not None and stored.version == 2
     assert oauth_server.is_refresh_token_active(refresh_token_of(store))
