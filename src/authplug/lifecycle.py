@@ -17,7 +17,9 @@ the process) hold the current record and make renewal single-flight. The
 first thread or task to find the token stale becomes the *leader*; every
 other thread *and* task that finds it stale meanwhile joins the leader's
 flight and gets its outcome, the new record or the same error, without a
-token request of its own. The leader then:
+token request of its own. The leader first reads the store without its
+lock, and uses a record that differs from the stale one and is fresh (on a
+shared store the valid-token path is then one read); otherwise it:
 
 1. takes the store's lock for the key (``store.lock`` / ``store.alock``:
    a thread lock in memory, a cluster-wide lock in Redis);
