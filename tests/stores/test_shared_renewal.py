@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from tests.oauth_server import OAuthServer
+from tests.oauth_server import Fault, OAuthServer
 from tests.stores.processes import (
     finish,
     read_message,
@@ -137,6 +137,9 @@ def test_eight_processes_of_fifty_threads_send_one_refresh(
     expired = authorized_tokens(oauth_server)
     store.put(KEY, expired, expected_version=0)
     document = write_document(tmp_path, code_document(oauth_server))
+    # A slow refresh: without a lock across processes, every process would
+    # have sent its own by the time the first answer came back.
+    oauth_server.inject(Fault.delay(0.3), times=None, grant_type="refresh_token")
     before = dict(oauth_server.token_counts)
     args = worker_args("requests", url, document, oauth_server)
     args += ["--threads", "50", "--wait-for-go"]
