@@ -148,16 +148,15 @@ def _iso(when: float | None) -> str | None:
 
 
 def _renewable(type_name: str) -> bool:
-    registry = current_registry()
-    if type_name not in registry:
-        return False
-    flow = registry.get(type_name).flow
+    flow = current_registry().get(type_name).flow
     return isinstance(flow, type) and issubclass(flow, RenewableFlow)
 
 
 def _state(entry: SavedEntry, now: float) -> str:
     if entry.problem is not None:
         return f"unreadable: remove it and connect again ({entry.problem})"
+    if entry.type not in current_registry():
+        return "unknown type: is its plugin installed?"
     if not _renewable(entry.type):
         return "static (in the credentials)"
     if not entry.has_tokens:
