@@ -709,9 +709,27 @@ def test_bad_policy_values_are_config_errors_naming_the_field(
     assert [error.path for error in caught.value.errors] == [path]
 
 
-def test_refresh_on_refuses_what_is_not_a_status_or_signal() -> None:
+@pytest.mark.parametrize("value", [["401"], None, "401", [True]])
+def test_refresh_on_refuses_what_is_not_a_status_or_signal(value: Any) -> None:
     with pytest.raises(authplug.ConfigError, match="refresh_on"):
-        RenewalPolicy(refresh_on=["401"])
+        RenewalPolicy(refresh_on=value)
+
+
+def test_retry_may_be_a_table_and_nothing_else() -> None:
+    policy = RenewalPolicy(retry={"attempts": 5})
+
+    assert policy.retry == RetryPolicy(attempts=5)
+    with pytest.raises(authplug.ConfigError, match="takes only attempts"):
+        RenewalPolicy(retry={"tries": 5})
+    with pytest.raises(authplug.ConfigError, match="must be a RetryPolicy"):
+        RenewalPolicy(retry=5)
+
+
+def test_a_policy_and_its_fields_together_are_refused() -> None:
+    credentials = authplug.load(client_credentials())
+
+    with pytest.raises(authplug.ConfigError, match="either policy or margin"):
+        credentials.flow(policy=RenewalPolicy(), margin=5)
 
 
 def test_renewal_logs_name_the_key_but_no_token(

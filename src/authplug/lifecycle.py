@@ -306,10 +306,39 @@ class RefreshSignal:
         return self.body.search(text) is not None
 
 
+def _to_retry(value: object) -> RetryPolicy:
+    if isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, dict):
+        try:
+            return RetryPolicy(**value)
+        except TypeError:
+            known = "attempts, backoff, max_delay"
+            raise ConfigError([FieldError("retry", f"takes only {known}")]) from None
+    raise ConfigError(
+        [
+            FieldError(
+                "retry",
+                f"must be a RetryPolicy or a table, got {type(value).__name__}",
+            )
+        ]
+    )
+
+
 def _to_signals(value: object) -> tuple[RefreshSignal, ...]:
     items = [value] if isinstance(value, int | RefreshSignal) else value
+    if not isinstance(items, list | tuple | set | frozenset):
+        raise ConfigError(
+            [
+                FieldError(
+                    "refresh_on",
+                    "must be a list of status codes or RefreshSignal values, "
+                    f"got {type(value).__name__}",
+                )
+            ]
+        )
     signals = []
-    for item in items:  # type: ignore[attr-defined]
+    for item in items:
         if isinstance(item, RefreshSignal):
             signals.append(item)
         elif isinstance(item, int) and not isinstance(item, bool):
@@ -347,7 +376,7 @@ class RenewalPolicy:
     margin: float = 60.0
     default_lifetime: float = 3600.0
     lock_timeout: float = 60.0
-    retry: RetryPolicy = field(factory=RetryPolicy)
+    retry: RetryPolicy = field(factory=RetryPolicy, converter=_to_retry)
     refresh_on: tuple[RefreshSignal, ...] = field(
         default=(RefreshSignal(401),), converter=_to_signals
     )
@@ -426,7 +455,10 @@ class RenewableFlow(AuthFlow[UserT, AppT]):
         if policy is None:
             policy = RenewalPolicy(**shortcuts)
         elif shortcuts:
-            raise TypeError("give either policy= or its fields, not both")
+            names = ", ".join(sorted(shortcuts))
+            raise ConfigError(
+                [FieldError("policy", f"give either policy or {names}, not both")]
+            )
         self.policy = policy
         self._record: TokenRecord | None = None
         self._offset = 0.0

@@ -10,6 +10,11 @@ straight to the caller, as any request of that client would: httpx gives
 an auth flow no chance to catch it. The stored tokens are untouched then,
 and the next request tries again. Answers the server does give (500, 503
 with ``Retry-After``) are retried inside the flow as the policy says.
+
+Being yielded, token requests and their answers also show in the final
+response's ``history``, as httpx records every request an auth flow
+sends; a token response's body holds tokens, so do not log bodies found
+there.
 """
 
 from __future__ import annotations
