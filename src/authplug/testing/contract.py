@@ -275,6 +275,7 @@ class Contract:
         Raises:
             ContractViolation: One or more checks failed.
         """
+        __tracebackhide__ = True
         passed: list[str] = []
         skipped: list[tuple[str, str]] = []
         failures: list[Failure] = []
@@ -300,6 +301,7 @@ class Contract:
             ContractSkipped: The rule does not apply to the type.
             ValueError: ``name`` is not a check.
         """
+        __tracebackhide__ = True  # pytest shows the report, not the kit
         if name not in CHECKS:
             raise ValueError(f"no check {name!r}; the checks are: {', '.join(CHECKS)}")
         method: Callable[[], None] = getattr(self, f"_check_{name}")
@@ -307,9 +309,11 @@ class Contract:
             method()
         except Broken as broken:
             failure = Failure(name, str(broken))
+            # Chain only an error from the type's own code: a rule the kit
+            # found broken needs its report, not the kit's traceback.
             raise ContractViolation(
                 self.auth_type.name, [failure], origin=self.origin
-            ) from broken
+            ) from broken.__cause__
         except gen.UnsupportedField as exc:
             failure = Failure(name, str(exc))
             raise ContractViolation(
@@ -1000,6 +1004,7 @@ def check_auth_type(
     Raises:
         ContractViolation: Every rule the type breaks, with examples.
     """
+    __tracebackhide__ = True
     contract = Contract(
         auth_type, registry=registry, max_examples=max_examples, examples=examples
     )
@@ -1031,6 +1036,7 @@ class AuthTypeContract:
     examples: ClassVar[Sequence[Mapping[str, Any]]] = ()
 
     def _check(self, name: str) -> None:
+        __tracebackhide__ = True
         chosen = getattr(type(self), "auth_type", None)
         if chosen is None:
             pytest.fail(
@@ -1051,40 +1057,50 @@ class AuthTypeContract:
 
     def test_names(self) -> None:
         """Name and aliases are well formed and unique in the registry."""
+        __tracebackhide__ = True
         self._check("names")
 
     def test_models(self) -> None:
         """The models are frozen, keyword-only attrs classes."""
+        __tracebackhide__ = True
         self._check("models")
 
     def test_generation(self) -> None:
         """Enough generated documents load for the checks to mean something."""
+        __tracebackhide__ = True
         self._check("generation")
 
     def test_round_trip(self) -> None:
         """Loading what dump() gives returns the same credentials."""
+        __tracebackhide__ = True
         self._check("round_trip")
 
     def test_malformed(self) -> None:
         """Every broken field is rejected with its path."""
+        __tracebackhide__ = True
         self._check("malformed")
 
     def test_secrets(self) -> None:
         """No secret in a repr, str, error message, log record or warning."""
+        __tracebackhide__ = True
         self._check("secrets")
 
     def test_schema(self) -> None:
         """The JSON Schema is valid and agrees with loading."""
+        __tracebackhide__ = True
         self._check("schema")
 
     def test_flow_deterministic(self) -> None:
         """A fixed clock and nonce give the same requests every time."""
+        __tracebackhide__ = True
         self._check("flow_deterministic")
 
     def test_flow_idempotent(self) -> None:
         """Applying the flow twice leaves what applying once did."""
+        __tracebackhide__ = True
         self._check("flow_idempotent")
 
     def test_flow_no_io(self) -> None:
         """The flow does no I/O but the requests it yields."""
+        __tracebackhide__ = True
         self._check("flow_no_io")
