@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from tests.fake_oauth import API_URL, FakeOAuth, client_credentials, code_grant
 
@@ -236,6 +237,22 @@ def test_a_401_after_another_caller_already_renewed_needs_no_token_request() -> 
     assert response.status_code == 200
     assert server.token_count == count
     assert server.api_requests[-1] == server.api_requests[-3]
+
+
+def test_a_401_renews_even_when_the_slot_holds_an_equal_copy_of_the_token() -> None:
+    server = FakeOAuth()
+    lifecycle = _lifecycle(client_credentials())
+    call(lifecycle, server.handle)
+    slot = lifecycle._slot
+    assert slot.record is not None
+    # What a durable store's re-read gives: the same tokens, a new object.
+    slot.record = attrs.evolve(slot.record)
+    server.revoke_access_tokens()
+
+    response = call(lifecycle, server.handle)
+
+    assert response.status_code == 200
+    assert server.token_count == 2
 
 
 def test_a_configured_403_signal_refreshes_too() -> None:

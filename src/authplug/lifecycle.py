@@ -626,7 +626,7 @@ class _Slot:
             current = self.record
             if (
                 current is not None
-                and current is not stale
+                and not _same(current, stale)
                 and flow.is_fresh(current, self.offset)
             ):
                 return current
@@ -737,7 +737,7 @@ class _Slot:
                 if not flight.done.wait(max(0.0, deadline - time.monotonic())):
                     raise self._timeout(flow)
                 outcome = self._outcome(flight)
-                if outcome is not None:
+                if outcome is not None and not _same(outcome, stale):
                     return outcome
                 continue
 
@@ -859,7 +859,7 @@ class _Slot:
             if not leader:
                 await self._wait_async(loop, flight, deadline, flow)
                 outcome = self._outcome(flight)
-                if outcome is not None:
+                if outcome is not None and not _same(outcome, stale):
                     yield outcome
                     return
                 continue
@@ -982,6 +982,17 @@ class _Slot:
         except Exception as err:
             raise self._save_failed(issued.record, err) from err
         return self._adopt(saved)
+
+
+def _same(record: TokenRecord, stale: TokenRecord | None) -> bool:
+    """Tell whether ``record`` holds the very tokens found stale.
+
+    By value, not identity: a durable store returns a new object on every
+    read, and a 401 must not be retried with the token it just refused.
+    """
+    if stale is None:
+        return False
+    return record is stale or (record.version == stale.version and record == stale)
 
 
 def _version(record: TokenRecord | None) -> int:
