@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 NOTE_TESTS = '''
 import attrs
 
@@ -110,3 +112,19 @@ def test_a_bad_example_count_is_a_usage_error(tmp_path: Path) -> None:
 
     assert result.returncode == 4
     assert "--authplug-examples" in result.stderr
+
+
+def test_every_public_name_of_the_kit_resolves() -> None:
+    import authplug.testing as kit
+
+    missing = [name for name in kit.__all__ if getattr(kit, name, None) is None]
+
+    assert missing == []
+    assert sorted(kit.__all__) == dir(kit)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import authplug.testing as kit
+
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
+        kit.no_such_thing  # noqa: B018
