@@ -277,11 +277,19 @@ def _blocked_from_env() -> set[str]:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _origin(entry_point: EntryPoint) -> _Origin:
+def _origin(entry_point: EntryPoint, seen: dict[int, _Origin]) -> _Origin:
+    # Parsing a distribution's metadata is much of the cost of building a
+    # registry, and one distribution often has several entry points, so each
+    # is read once (``seen`` is keyed by the distribution object's id).
     dist = entry_point.dist
     if dist is None:
         return _Origin()
-    return _Origin(dist.metadata["Name"], dist.version)
+
+    key = id(dist)
+    if key not in seen:
+        metadata = dist.metadata
+        seen[key] = _Origin(metadata["Name"], metadata["Version"])
+    return seen[key]
 
 
 class _Builder:
@@ -322,8 +330,9 @@ class _Builder:
 
     def add_entry_points(self) -> None:
         found = entry_points(group=ENTRY_POINT_GROUP)
+        seen: dict[int, _Origin] = {}
         for entry_point in sorted(found, key=lambda ep: ep.name):
-            origin = _origin(entry_point)
+            origin = _origin(entry_point, seen)
             if self.is_blocked(entry_point.name, origin):
                 log.info("plugin %r is blocked by %s", entry_point.name, BLOCK_ENV)
                 continue
