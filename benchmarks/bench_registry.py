@@ -33,6 +33,7 @@ prints figures and asserts nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -184,14 +185,23 @@ def time_pair(
 def time_processes(
     commands: dict[str, list[str]], *, runs: int
 ) -> dict[str, list[float]]:
-    """Return wall-clock seconds of each command, run ``runs`` times in turn."""
+    """Return wall-clock seconds of each command, run ``runs`` times in turn.
+
+    Installed packages come with their bytecode compiled; a source checkout
+    gets it on first import, unless PYTHONDONTWRITEBYTECODE forbids it and
+    every run compiles authplug afresh. The children may write bytecode,
+    and a first untimed run of each warms the caches, so both sides start
+    from bytecode as they would when installed.
+    """
+    environ = dict(os.environ)
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)
     times: dict[str, list[float]] = {name: [] for name in commands}
     for command in commands.values():
-        subprocess.run(command, check=True)  # warm the file system cache
+        subprocess.run(command, check=True, env=environ)
     for _ in range(runs):
         for name, command in commands.items():
             start = time.perf_counter()
-            subprocess.run(command, check=True)
+            subprocess.run(command, check=True, env=environ)
             times[name].append(time.perf_counter() - start)
     return times
 
