@@ -54,7 +54,15 @@ from authplug.stores.crypto import (
 from authplug.stores.durable import DurableStore, SavedEntry, check_name
 from authplug.stores.urls import STORE_ENV, default_store_url, open_store
 
-__all__ = ["connect", "list_saved", "remove", "store_group", "token"]
+__all__ = [
+    "check_connection_target",
+    "connect",
+    "list_saved",
+    "remove",
+    "save_connection",
+    "store_group",
+    "token",
+]
 
 _TOKEN_TIMEOUT = 30.0
 
@@ -193,6 +201,76 @@ def _first_tokens(flow: RenewableFlow[Any, Any], file: Path) -> TokenRecord:
     return issued.record
 
 
+def _refuse_taken(store: DurableStore, name: str, replace: bool) -> SavedEntry | None:
+    existing = store.entry(name)
+    if existing is not None and not replace:
+        fail(
+            f"{name!r} is already saved in {store.url}; pass --replace to "
+            f"replace it, or 'authplug remove {name}' first"
+        )
+    return existing
+
+
+def check_connection_target(name: str, store_url: str | None, replace: bool) -> None:
+    """Check that credentials could be saved as ``name`` before getting them.
+
+    For commands whose credentials cost the user something to get (a
+    browser approval), so that a taken name or a missing store key shows
+    before that, not after.
+    """
+    check_name(name)
+    with opened(store_url) as store:
+        _refuse_taken(store, name, replace)
+        _ensure_key(store)
+
+
+def save_connection(
+    name: str,
+    credentials: Credentials[Any, Any],
+    *,
+    source: Path,
+    store_url: str | None,
+    replace: bool,
+) -> None:
+    """Save ``credentials`` and their first tokens as ``name``; say so.
+
+    Args:
+        name: The name to save them under.
+        credentials: Valid credentials; tokens they hold are used if fresh.
+        source: The file they came from, named in messages.
+        store_url: The store; the default store if None.
+        replace: Replace credentials already saved as ``name``.
+    """
+    check_name(name)
+    if credentials.auth_id is None:
+        # The auth id is the store key of the tokens: naming it after the
+        # connection lets any program that loads these credentials share them.
+        credentials = attrs.evolve(credentials, auth_id=name)
+    flow = credentials.flow()
+    token_key = (
+        credential_key(flow)
+        if isinstance(flow, RenewableFlow)
+        else (f"auth_id:{credentials.auth_id}")
+    )
+
+    with opened(store_url) as store:
+        existing = _refuse_taken(store, name, replace)
+        _ensure_key(store)
+
+        summary = "no tokens to keep"
+        if isinstance(flow, RenewableFlow):
+            record = _first_tokens(flow, source)
+            stored = store.put(token_key, record, expected_version=None)
+            summary = f"access token {_expiry(stored.expires_at, flow.clock())}"
+        store.save_credentials(name, credentials, token_key=token_key)
+
+    verb = "Replaced" if existing is not None else "Saved"
+    click.echo(
+        f"{verb} {credentials.type.name} credentials as {name!r} in {store.url} "
+        f"({summary})"
+    )
+
+
 @click.command()
 @click.argument("name")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -221,37 +299,8 @@ def connect(
     """
     check_name(name)
     credentials = read_credentials_arg(file, type_name).credentials
-    if credentials.auth_id is None:
-        # The auth id is the store key of the tokens: naming it after the
-        # connection lets any program that loads these credentials share them.
-        credentials = attrs.evolve(credentials, auth_id=name)
-    flow = credentials.flow()
-    token_key = (
-        credential_key(flow)
-        if isinstance(flow, RenewableFlow)
-        else (f"auth_id:{credentials.auth_id}")
-    )
-
-    with opened(store_url) as store:
-        existing = store.entry(name)
-        if existing is not None and not replace:
-            fail(
-                f"{name!r} is already saved in {store.url}; pass --replace to "
-                f"replace it, or 'authplug remove {name}' first"
-            )
-        _ensure_key(store)
-
-        summary = "no tokens to keep"
-        if isinstance(flow, RenewableFlow):
-            record = _first_tokens(flow, file)
-            stored = store.put(token_key, record, expected_version=None)
-            summary = f"access token {_expiry(stored.expires_at, flow.clock())}"
-        store.save_credentials(name, credentials, token_key=token_key)
-
-    verb = "Replaced" if existing is not None else "Saved"
-    click.echo(
-        f"{verb} {credentials.type.name} credentials as {name!r} in {store.url} "
-        f"({summary})"
+    save_connection(
+        name, credentials, source=file, store_url=store_url, replace=replace
     )
 
 
