@@ -61,6 +61,7 @@ COMMANDS: Mapping[str, str] = {
     "list": "authplug.cli.store_cmds:list_saved",
     "remove": "authplug.cli.store_cmds:remove",
     "token": "authplug.cli.store_cmds:token",
+    "authorize": "authplug.cli.authorize_cmd:authorize",
     "store": "authplug.cli.store_cmds:store_group",
 }
 """Every command, by name, as ``"module:attribute"`` of a click command."""
