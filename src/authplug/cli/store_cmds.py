@@ -174,8 +174,8 @@ def _state(entry: SavedEntry, now: float) -> str:
 
 def _authorize_hint(what: str) -> str:
     return (
-        f"{what} need a user's consent first: run 'authplug authorize FILE' "
-        "to put the user's tokens in the file"
+        f"{what} need a user's consent first: run 'authplug authorize FILE "
+        "--save' to put the user's tokens in the file"
     )
 
 
