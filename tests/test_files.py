@@ -533,6 +533,20 @@ def test_written_files_read_back_equal(tmp_path: Path, name: str) -> None:
     assert read_credentials_file(path, environ={}) == credentials
 
 
+@pytest.mark.parametrize("name", ["creds.json", "creds.toml"])
+def test_a_literal_reference_in_a_value_reads_back_unchanged(
+    tmp_path: Path, name: str
+) -> None:
+    credentials = authplug.load(
+        {"type": "token", "user": {"access_token": "a${HOME}b$${c"}}
+    )
+    path = tmp_path / name
+
+    write_credentials_file(path, credentials)
+
+    assert read_credentials_file(path, environ={"HOME": "/root"}) == credentials
+
+
 def test_toml_is_written_for_toml_names(tmp_path: Path) -> None:
     path = tmp_path / "creds.toml"
 

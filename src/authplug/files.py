@@ -521,7 +521,22 @@ def _render_toml(credentials: Credentials[Any, Any], source: str) -> str:
             for path in dropped
         ]
         raise ConfigError(errors, source=source)
-    return tomli_w.dumps(document)
+    return tomli_w.dumps(escape_references(document))
+
+
+def escape_references(value: Any) -> Any:
+    """Return ``value`` with every ``${`` in its strings written as ``$${``.
+
+    Reading a file expands ``${NAME}``, so a value that holds those two
+    characters must be escaped on the way out to read back unchanged.
+    """
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {key: escape_references(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [escape_references(item) for item in value]
+    return value
 
 
 def write_credentials_file(
@@ -536,7 +551,8 @@ def write_credentials_file(
     with mode 0600 and replaced atomically (a temporary file in the same
     directory, then a rename), so a reader sees the old file or the new
     one, never half of either. ``${NAME}`` references are not kept: the
-    values are written.
+    values are written, and a literal ``${`` in a value is escaped as
+    ``$${`` so the file reads back to the same credentials.
 
     Args:
         path: Where to write.
@@ -558,7 +574,8 @@ def write_credentials_file(
     if chosen == "toml":
         text = _render_toml(credentials, str(target))
     else:
-        text = json.dumps(credentials.dump(), indent=2) + "\n"
+        document = escape_references(credentials.dump())
+        text = json.dumps(document, indent=2) + "\n"
 
     _write_private(target, text)
     return target
