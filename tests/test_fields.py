@@ -231,6 +231,20 @@ def test_parse_scopes_names_each_bad_item_by_index() -> None:
     ]
 
 
+def test_parse_scopes_reports_the_same_problems_every_time() -> None:
+    # Good answers are remembered; bad ones, and items that cannot be
+    # remembered at all, are checked afresh.
+    for _ in range(2):
+        with pytest.raises(ConfigError) as info:
+            parse_scopes(("read", {"scope": "write"}, ["admin"]))
+
+        assert info.value.errors == [
+            FieldError("[1]", "must be a string, got table"),
+            FieldError("[2]", "must be a string, got list"),
+        ]
+        assert parse_scopes(("read", "read")) == ("read",)
+
+
 @pytest.mark.parametrize(
     ("value", "kind"),
     [(3, "integer"), ({"read": True}, "table"), (None, "null"), ({"a", "b"}, "set")],

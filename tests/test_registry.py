@@ -312,6 +312,7 @@ def test_a_derived_type_reports_its_own_and_its_parent_fields() -> None:
     assert sorted(e.path for e in info.value.errors) == [
         "app.auth_url",
         "app.client_id",
+        "app.client_secret",
         "app.shop",
         "app.token_url",
     ]

@@ -5,34 +5,41 @@ field's type. A string is not a list of scopes (except where a field's type
 says so), an int is not a client id, a bool is not a number. Structuring
 errors come back as :class:`~authplug.errors.FieldError` values with full
 dotted paths, so a user can fix every mistake in one go.
+
+Models are structured by the loaders of :mod:`authplug.loaders`, which are
+also the converter's hooks for them, so :func:`structure` and
+``converter.structure`` agree. :func:`structure` calls a model's loader
+directly, and the converter (with cattrs) is only made when something
+needs it: unstructuring, or a field type the loaders leave to cattrs.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
-from collections import abc
+import sys
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_origin
 
 import attrs
-import cattrs
-from cattrs.errors import (
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-)
 
+from authplug import loaders
 from authplug.errors import ConfigError, FieldError
-from authplug.fields import Scopes, Url, check_url, parse_scopes, type_name
+from authplug.fields import Scopes, Url, type_name
+from authplug.loaders import describe_failure
 from authplug.secret import MASK, Secret
+
+if TYPE_CHECKING:
+    import cattrs
+
+    converter: cattrs.Converter
+    """The converter that loads and dumps every model."""
 
 __all__ = [
     "check_instance",
     "converter",
     "field_errors",
     "field_values",
+    "get_converter",
     "make_converter",
     "structure",
     "unstructure",
@@ -41,163 +48,49 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-def _structure_str(value: object, _: type) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"must be a string, got {type_name(value)}")
-    return value
-
-
-def _structure_int(value: object, _: type) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"must be an integer, got {type_name(value)}")
-    return value
-
-
-def _structure_float(value: object, _: type) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"must be a number, got {type_name(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise ValueError("must be a number within float range") from None
-    if not math.isfinite(number):
-        raise ValueError("must be a finite number")
-    return number
-
-
-def _structure_bool(value: object, _: type) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"must be true or false, got {type_name(value)}")
-    return value
-
-
-def _structure_secret(value: object, _: type) -> Secret:
-    if isinstance(value, Secret):
-        return value
-    if not isinstance(value, str):
-        # Name the type only: the value may be the secret, misplaced.
-        raise TypeError(f"must be a string, got {type_name(value)}")
-    return Secret(value)
-
-
 def _is_literal(type_: Any) -> bool:
     return get_origin(type_) is Literal
 
 
-def _structure_literal(value: object, type_: Any) -> Any:
-    choices = get_args(type_)
-    if any(value == c and type(value) is type(c) for c in choices):
-        return value
-
-    listed = ", ".join(repr(choice) for choice in choices)
-    texts = [choice for choice in choices if isinstance(choice, str)]
-    if isinstance(value, str):
-        close = difflib.get_close_matches(value, texts, n=1, cutoff=0.6)
-        # Quote the value only when it is plainly a typo of a choice: the
-        # string may be a secret pasted into the wrong field.
-        if close:
-            raise ValueError(
-                f"must be one of {listed}, got {value!r}; did you mean {close[0]!r}?"
-            )
-        raise ValueError(f"must be one of {listed}, got another string")
-    raise ValueError(f"must be one of {listed}, got {type_name(value)}")
+def _by_checker(value: object, type_: Any) -> Any:
+    return loaders.checker_for(type_)(value)
 
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+def _model_hook(model: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    # A generic model given its type arguments (Model[int]) is left to
+    # cattrs, which knows what each type variable stands for.
+    if get_origin(model) is not None:
+        from cattrs.gen import make_dict_structure_fn
 
-
-def _key_path(key: object) -> str:
-    if isinstance(key, str) and _PLAIN_KEY.match(key):
-        return key
-    return f"[{key!r}]"
-
-
-def _structure_mapping_of_str(value: object, _: type) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"must be a table of strings, got {type_name(value)}")
-
-    errors = []
-    for key, item in value.items():
-        if not isinstance(key, str):
-            message = f"key must be a string, got {type_name(key)}"
-            errors.append(FieldError(f"[{key!r}]", message))
-        elif not isinstance(item, str):
-            message = f"must be a string, got {type_name(item)}"
-            errors.append(FieldError(_key_path(key), message))
-
-    if errors:
-        raise ConfigError(errors)
-    return dict(value)
-
-
-_COLLECTIONS: dict[Any, Callable[[list[Any]], Any]] = {
-    list: list,
-    tuple: tuple,
-    set: set,
-    frozenset: frozenset,
-    abc.Sequence: tuple,
-    abc.MutableSequence: list,
-    abc.Set: frozenset,
-    abc.MutableSet: set,
-}
-
-
-def _is_collection(type_: Any) -> bool:
-    return get_origin(type_) in _COLLECTIONS
-
-
-def _collection_hook(conv: cattrs.Converter) -> Callable[[object, Any], Any]:
-    """Structure lists strictly: cattrs takes any iterable, even a string."""
-
-    def structure_collection(value: object, type_: Any) -> Any:
-        if not isinstance(value, (list, tuple)):
-            raise TypeError(f"must be a list, got {type_name(value)}")
-
-        origin = get_origin(type_)
-        args = get_args(type_)
-        variadic = origin is not tuple or (len(args) == 2 and args[1] is ...)
-        if variadic:
-            item_types = [args[0] if args else Any] * len(value)
-        elif len(value) != len(args):
-            raise ValueError(f"must be a list of {len(args)} items, got {len(value)}")
-        else:
-            item_types = list(args)
-
-        items = []
-        errors: list[FieldError] = []
-        for index, (item, item_type) in enumerate(zip(value, item_types, strict=True)):
-            try:
-                items.append(conv.structure(item, item_type))
-            except _ITEM_ERRORS as exc:
-                errors.extend(field_errors(exc, f"[{index}]"))
-        if errors:
-            raise ConfigError(errors)
-        return _COLLECTIONS[origin](items)
-
-    return structure_collection
+        return make_dict_structure_fn(
+            model,
+            conv,
+            _cattrs_forbid_extra_keys=True,
+            _cattrs_detailed_validation=True,
+        )
+    return loaders.model_loader(model)
 
 
 def make_converter(*, mask_secrets: bool = False) -> cattrs.Converter:
     """Build a strict converter for auth models.
 
+    Every attrs model is structured by its loader from
+    :mod:`authplug.loaders`, and every value type by the same checks.
+
     Args:
         mask_secrets: Unstructure every :class:`Secret` as a mask instead of
             its value; for display, never for storage.
     """
+    import cattrs
+
     conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(Secret, _structure_secret)
-    conv.register_structure_hook(Url, lambda value, _: check_url(value))
-    conv.register_structure_hook(Scopes, lambda value, _: parse_scopes(value))
-    conv.register_structure_hook_func(
-        lambda type_: type_ == dict[str, str], _structure_mapping_of_str
-    )
-    conv.register_structure_hook_func(_is_literal, _structure_literal)
-    conv.register_structure_hook_func(_is_collection, _collection_hook(conv))
+    for type_ in (str, int, float, bool, Secret, Url, Scopes):
+        conv.register_structure_hook(type_, _by_checker)
+    conv.register_structure_hook_func(lambda t: t == dict[str, str], _by_checker)
+    conv.register_structure_hook_func(_is_literal, _by_checker)
+    conv.register_structure_hook_func(loaders.is_collection_type, _by_checker)
+    conv.register_structure_hook_factory(attrs.has, _model_hook)
 
     if mask_secrets:
         conv.register_unstructure_hook(Secret, lambda _: MASK)
@@ -207,48 +100,37 @@ def make_converter(*, mask_secrets: bool = False) -> cattrs.Converter:
     return conv
 
 
-converter = make_converter()
-"""The converter that loads and dumps every model."""
-
-_masking_converter = make_converter(mask_secrets=True)
-
-_ITEM_ERRORS = (
-    ClassValidationError,
-    ConfigError,
-    TypeError,
-    ValueError,
-    KeyError,
-    AttributeError,
-)
+# cattrs takes a while to import and most programs only load credentials,
+# which needs none of it; the converters are made on first use.
+_converters: dict[bool, cattrs.Converter] = {}
+_converters_lock = threading.Lock()
 
 
-def _describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, KeyError):
-        return "is required"
-    if isinstance(exc, (TypeError, ValueError)) and exc.args:
-        message = str(exc.args[0])
-        # Python's own messages (from a nested class given a non-mapping)
-        # mention internals; say what was expected instead.
-        if "indices must be" in message or "object has no attribute" in message:
-            return "must be a table of fields"
-        return message
-    if isinstance(exc, AttributeError):
-        return "must be a table of fields"
-    return "is not valid"
+def get_converter(*, mask_secrets: bool = False) -> cattrs.Converter:
+    """Return the process's converter (or its masking twin), made on first use."""
+    try:
+        return _converters[mask_secrets]
+    except KeyError:
+        pass
+    with _converters_lock:
+        if mask_secrets not in _converters:
+            _converters[mask_secrets] = make_converter(mask_secrets=mask_secrets)
+        return _converters[mask_secrets]
 
 
-def _unknown_field_errors(exc: ForbiddenExtraKeysError, path: str) -> list[FieldError]:
-    known = sorted(a.name for a in attrs.fields(exc.cl)) if attrs.has(exc.cl) else []
-    errors = []
-    for name in sorted(exc.extra_fields, key=str):
-        close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
-        if close:
-            hint = f"unknown field; did you mean {close[0]!r}?"
-        elif known:
-            hint = f"unknown field; expected one of: {', '.join(known)}"
-        else:
-            hint = "unknown field; this model takes no fields"
-        errors.append(FieldError(_join(path, str(name)), hint))
+def __getattr__(name: str) -> Any:
+    if name == "converter":
+        return get_converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _unknown_field_errors(exc: Any, path: str) -> list[FieldError]:
+    model = exc.cl
+    known = sorted(a.name for a in attrs.fields(model)) if attrs.has(model) else []
+    errors: list[FieldError] = []
+    loaders.UnknownFields(tuple(known)).report(
+        errors, dict.fromkeys(exc.extra_fields), path
+    )
     return errors
 
 
@@ -258,6 +140,17 @@ def _join(path: str, name: str) -> str:
 
 def field_errors(exc: BaseException, path: str = "") -> list[FieldError]:
     """Turn a structuring exception into field errors with full paths."""
+    if isinstance(exc, ConfigError):
+        return exc.under(path).errors
+    if "cattrs" not in sys.modules:
+        return [FieldError(path, describe_failure(exc))]
+
+    from cattrs.errors import (
+        ClassValidationError,
+        ForbiddenExtraKeysError,
+        IterableValidationError,
+    )
+
     if isinstance(exc, ClassValidationError):
         with_notes, without = exc.group_exceptions()
         errors: list[FieldError] = []
@@ -278,9 +171,7 @@ def field_errors(exc: BaseException, path: str = "") -> list[FieldError]:
 
     if isinstance(exc, ForbiddenExtraKeysError):
         return _unknown_field_errors(exc, path)
-    if isinstance(exc, ConfigError):
-        return exc.under(path).errors
-    return [FieldError(path, _describe_failure(exc))]
+    return [FieldError(path, describe_failure(exc))]
 
 
 def structure(data: object, model: type[_T], path: str = "") -> _T:
@@ -296,14 +187,17 @@ def structure(data: object, model: type[_T], path: str = "") -> _T:
         raise ConfigError(
             [FieldError(where, f"must be a table of fields, got {type_name(data)}")]
         )
+    if isinstance(model, type) and attrs.has(model):
+        loaded: _T = loaders.model_loader(model)(data, None, path)
+        return loaded
+
+    conv = get_converter()
+    from cattrs.errors import BaseValidationError
+
     try:
-        return converter.structure(data, model)
-    except (ClassValidationError, ConfigError) as exc:
+        return conv.structure(data, model)
+    except (BaseValidationError, ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(field_errors(exc, path)) from None
-    except (TypeError, ValueError) as exc:
-        # A check in the model itself (a validator or __attrs_post_init__)
-        # that raised a plain error instead of a ConfigError.
-        raise ConfigError([FieldError(path, _describe_failure(exc))]) from None
 
 
 def field_values(instance: object) -> Any:
@@ -344,5 +238,4 @@ def check_instance(instance: _T, path: str = "") -> _T:
 
 def unstructure(instance: object, *, reveal_secrets: bool = True) -> Any:
     """Turn a model into plain data; mask secrets unless told to reveal."""
-    chosen = converter if reveal_secrets else _masking_converter
-    return chosen.unstructure(instance)
+    return get_converter(mask_secrets=not reveal_secrets).unstructure(instance)

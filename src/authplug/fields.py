@@ -151,15 +151,29 @@ def parse_scopes(value: object) -> Scopes:
             item's index, such as ``[2]``.
     """
     if isinstance(value, str):
-        items: list[object] = list(value.replace(",", " ").split())
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
+        return _split_scopes(value)
+    if not isinstance(value, (list, tuple)):
         raise TypeError(
             "must be a list of scope strings or one space-separated string, "
             f"got {type_name(value)}"
         )
+    try:
+        return _listed_scopes(tuple(value))
+    except TypeError:  # an item that cannot be hashed, so is no string
+        return _listed_scopes.__wrapped__(tuple(value))
 
+
+# A service asks for the same few scopes in every credential loaded for it;
+# checking is a pure function of them, so good answers are remembered (the
+# scopes are no secret).
+@functools.lru_cache(maxsize=1024)
+def _split_scopes(value: str) -> Scopes:
+    # Every word split from a string is a good scope: only drop repeats.
+    return Scopes(tuple(dict.fromkeys(value.replace(",", " ").split())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _listed_scopes(items: tuple[object, ...]) -> Scopes:
     scopes: list[str] = []
     errors: list[FieldError] = []
     for index, item in enumerate(items):
@@ -237,11 +251,11 @@ def describe(description: str, **kwargs: Any) -> Any:
 
 def url_field(description: str, **kwargs: Any) -> Any:
     """Declare a :data:`Url` field: described and checked on construction."""
-    validators = [url_validator]
     extra = kwargs.pop("validator", None)
-    if extra is not None:
-        validators.append(extra)
-    return describe(description, validator=validators, **kwargs)
+    # The URL validator alone, not in a list: loading checks the URL as it
+    # structures the field, and skips a validator it knows to repeat that.
+    validator = url_validator if extra is None else [url_validator, extra]
+    return describe(description, validator=validator, **kwargs)
 
 
 def scopes_field(description: str = "OAuth scopes to request") -> Any:

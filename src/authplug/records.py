@@ -8,9 +8,9 @@ a mapping through an auth type gives validated :class:`Credentials`.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType, MemberDescriptorType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -19,6 +19,8 @@ from attrs import field, frozen
 from authplug.convert import check_instance, field_values, structure, unstructure
 from authplug.errors import ConfigError, FieldError
 from authplug.fields import type_name
+from authplug.loaders import model_loader
+from authplug.suggest import closest
 
 if TYPE_CHECKING:
     from authplug.flow import AuthFlow
@@ -31,6 +33,7 @@ AppT = TypeVar("AppT")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _DOCUMENT_KEYS = ("type", "auth_id", "user", "app")
+_DOCUMENT_KEY_SET = frozenset(_DOCUMENT_KEYS)
 
 
 @frozen(kw_only=True)
@@ -132,11 +135,11 @@ class AuthType:
             ConfigError: With every bad field and its path.
         """
         errors = self._document_errors(data)
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             raise ConfigError(errors, source=source)
 
-        user = self._side(data, "user", self.user_model, errors)
-        app = self._side(data, "app", self.app_model, errors)
+        user = _load_side(data, "user", self.user_model, errors)
+        app = _load_side(data, "app", self.app_model, errors)
 
         auth_id = data.get("auth_id")
         if auth_id is not None and not isinstance(auth_id, str):
@@ -145,7 +148,7 @@ class AuthType:
 
         if errors:
             raise ConfigError(errors, source=source)
-        return Credentials(type=self, user=user, app=app, auth_id=auth_id)
+        return _new_credentials(self, user, app, auth_id)
 
     def create(
         self, *, user: Any = None, app: Any = None, auth_id: str | None = None
@@ -234,24 +237,25 @@ class AuthType:
         )
 
     def _document_errors(self, data: object) -> list[FieldError]:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):
             kind = type_name(data)
             return [FieldError("", f"credentials must be a table, got {kind}")]
 
         errors = []
-        for key in data:
-            if key in _DOCUMENT_KEYS:
-                continue
-            close = difflib.get_close_matches(str(key), _DOCUMENT_KEYS, n=1)
-            hint = (
-                f"did you mean {close[0]!r}?"
-                if close
-                else "expected type, auth_id, user and app"
-            )
-            errors.append(FieldError(str(key), f"unknown field; {hint}"))
+        if not data.keys() <= _DOCUMENT_KEY_SET:
+            for key in data:
+                if key in _DOCUMENT_KEY_SET:
+                    continue
+                close = closest(str(key), _DOCUMENT_KEYS)
+                hint = (
+                    f"did you mean {close!r}?"
+                    if close is not None
+                    else "expected type, auth_id, user and app"
+                )
+                errors.append(FieldError(str(key), f"unknown field; {hint}"))
 
         declared = data.get("type")
-        if declared is None or self._is_named(declared):
+        if declared is None or declared == self.name or self._is_named(declared):
             return errors
         if isinstance(declared, str):
             message = f"is {declared!r}, but these are {self.name!r}"
@@ -267,14 +271,20 @@ class AuthType:
         wanted = declared.casefold()
         return any(name.casefold() == wanted for name in self.names)
 
-    @staticmethod
-    def _side(data: object, side: str, model: type, errors: list[FieldError]) -> Any:
-        raw = data.get(side, {}) if isinstance(data, Mapping) else {}
-        try:
-            return structure(raw, model, side)
-        except ConfigError as exc:
-            errors.extend(exc.errors)
-            return None
+
+def _load_side(
+    data: Mapping[str, Any], side: str, model: type, errors: list[FieldError]
+) -> Any:
+    # The loader itself, not structure(): this runs on every load, and the
+    # loader reports a side that is no table just as structure() would.
+    try:
+        return model_loader(model)(data.get(side, _EMPTY), None, side)
+    except ConfigError as exc:
+        errors.extend(exc.errors)
+        return None
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def _type_repr(auth_type: AuthType) -> str:
@@ -326,3 +336,48 @@ class Credentials(Generic[UserT, AppT]):
                 [FieldError("type", f"{self.type.name!r} defines no auth flow")]
             )
         return self.type.flow(self, **options)
+
+
+def _fast_credentials() -> Callable[..., Credentials[Any, Any]] | None:
+    """Return a builder of Credentials that skips ``__init__``, if one is safe.
+
+    Every load ends by building Credentials from parts checked already;
+    setting the slots directly does what attrs' ``__init__`` does, in half
+    the time, as long as the class has no converter, validator or
+    ``__attrs_post_init__``.
+    """
+    fields = attrs.fields(Credentials)
+    names = ("type", "user", "app", "auth_id")
+    plain = (
+        tuple(field.name for field in fields) == names
+        and all(f.converter is None and f.validator is None for f in fields)
+        and not hasattr(Credentials, "__attrs_post_init__")
+        and Credentials.__new__ is object.__new__
+    )
+    slots = [getattr(Credentials, name, None) for name in names]
+    if not plain or not all(isinstance(s, MemberDescriptorType) for s in slots):
+        return None
+
+    new = object.__new__
+    set_type, set_user, set_app, set_auth_id = (
+        slot.__set__ for slot in slots if isinstance(slot, MemberDescriptorType)
+    )
+
+    def build(auth_type: AuthType, user: Any, app: Any, auth_id: str | None) -> Any:
+        credentials = new(Credentials)
+        set_type(credentials, auth_type)
+        set_user(credentials, user)
+        set_app(credentials, app)
+        set_auth_id(credentials, auth_id)
+        return credentials
+
+    return build
+
+
+def _credentials_by_init(
+    auth_type: AuthType, user: Any, app: Any, auth_id: str | None
+) -> Credentials[Any, Any]:
+    return Credentials(type=auth_type, user=user, app=app, auth_id=auth_id)
+
+
+_new_credentials = _fast_credentials() or _credentials_by_init
