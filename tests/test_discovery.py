@@ -9,16 +9,24 @@ pip-installed plugin.
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points, version
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.fixtures.distributions import MODULE_PREFIX, install
 
 import authplug
 from authplug import PluginClash, PluginError, Request
+from authplug.discovery import (
+    FoundEntryPoint,
+    _from_importlib_metadata,
+    find_entry_points,
+)
 from authplug.registry import build_registry, reset_registry
 
 BUILTIN_PLUGINS = ["basic", "none", "oauth1", "oauth2", "token"]
@@ -331,3 +339,96 @@ def test_the_default_registry_finds_an_installed_plugin(installed: Installer) ->
         reset_registry()
 
     assert credentials.type.distribution == "acme-authplug"
+
+
+# --- finding entry points without importlib.metadata ----------------------------
+
+
+def described(found: list[FoundEntryPoint]) -> list[tuple[Any, ...]]:
+    return [(ep.name, ep.value, ep.distribution, ep.version) for ep in found]
+
+
+@pytest.mark.parametrize("group", ["authplug", "console_scripts", "pytest11"])
+def test_the_scan_finds_what_importlib_metadata_finds(
+    installed: Installer, group: str
+) -> None:
+    installed("acme", "widget_a", "widget_b", "junk")
+
+    assert described(find_entry_points(group)) == described(
+        _from_importlib_metadata(group)
+    )
+
+
+def test_a_distribution_found_twice_counts_where_it_is_first_found(
+    installed: Installer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    installed("acme")
+    later = tmp_path / "later"
+    install(later, "acme")
+    metadata = next(later.glob("*.dist-info")) / "METADATA"
+    metadata.write_text(metadata.read_text().replace("1.2.0", "9.9.9"))
+    monkeypatch.setattr(sys, "path", [*sys.path, str(later)])
+
+    found = [ep for ep in find_entry_points("authplug") if ep.name == "acme"]
+
+    assert described(found) == [
+        ("acme", "authplug_fixture_acme", "acme-authplug", "1.2.0")
+    ]
+    assert described(found) == [
+        ep for ep in described(_from_importlib_metadata("authplug")) if ep[0] == "acme"
+    ]
+
+
+def test_a_plugin_in_a_zip_on_the_path_is_found_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scan leaves anything but folders to importlib.metadata.
+    unpacked = tmp_path / "unpacked"
+    install(unpacked, "acme")
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted(unpacked.rglob("*")):
+            bundle.write(path, path.relative_to(unpacked).as_posix())
+    monkeypatch.syspath_prepend(str(archive))
+    monkeypatch.delenv("AUTHPLUG_BLOCK", raising=False)
+
+    try:
+        registry = build_registry()
+        assert registry.get("acme.key").distribution == "acme-authplug"
+    finally:
+        sys.modules.pop("authplug_fixture_acme", None)
+
+
+def test_an_entry_point_that_names_no_object_fails_to_load() -> None:
+    odd = FoundEntryPoint("odd", "not a module path!", None, None)
+
+    with pytest.raises(ValueError, match="is not 'module' or 'module:object'"):
+        odd.load()
+
+
+def test_building_the_registry_imports_no_flow_and_nothing_heavy() -> None:
+    # Flows are named by path and the converter is made on first use, so
+    # start-up imports only what registering the types needs.
+    heavy = [
+        "authplug.lifecycle",
+        "authplug.oauth2.flows",
+        "authplug_jwt.flows",
+        "cattrs",
+        "click",
+        "cryptography",
+        "email",
+        "httpx2",
+        "importlib.metadata",
+        "joserfc",
+        "rich",
+    ]
+    script = (
+        "import sys, authplug; authplug.registry().get('oauth2'); "
+        f"print([name for name in {heavy!r} if name in sys.modules])"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"

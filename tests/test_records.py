@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 import pytest
 
-from authplug import AuthType, ConfigError, FieldError, NoFields, Secret
+from authplug import AuthType, ConfigError, FieldError, NoFields, PluginError, Secret
 from authplug.builtin.oauth2 import (
     OAUTH2,
     OAUTH2_CLIENT_CREDENTIALS,
@@ -308,3 +308,71 @@ def test_a_derived_model_keeps_the_parent_rules() -> None:
         "app.client_secret: is required when client_auth is "
         "'client_secret_basic'; set client_auth to 'none' for a public client"
     ]
+
+
+# --- flows named by path --------------------------------------------------------
+
+
+class NotAFlow:
+    """A class that is no AuthFlow."""
+
+
+def test_a_flow_given_by_path_is_imported_on_first_use() -> None:
+    lazy = AuthType(
+        name="lazy.token",
+        summary="s",
+        user_model=TokenUser,
+        app_model=TokenApp,
+        flow="authplug.builtin.token:TokenFlow",
+    )
+
+    credentials = lazy.load({"user": {"access_token": "t"}})
+
+    assert lazy.flow_spec == "authplug.builtin.token:TokenFlow"
+    assert lazy.flow is TokenFlow
+    assert isinstance(credentials.flow(), TokenFlow)
+
+
+def test_a_derived_type_keeps_the_path_unimported() -> None:
+    lazy = AuthType(name="lazy.a", summary="s", flow="tests.no_such_module:Flow")
+
+    derived = lazy.derive(name="lazy.b", summary="s")
+
+    assert derived.flow_spec == "tests.no_such_module:Flow"
+
+
+@pytest.mark.parametrize(
+    "path", ["authplug.builtin.token.TokenFlow", "a:b:c", "a b:C", ":Flow", "mod:"]
+)
+def test_a_flow_path_must_name_a_module_and_a_class(path: str) -> None:
+    with pytest.raises(ValueError, match=r"'package\.module:ClassName'"):
+        AuthType(name="x", summary="s", flow=path)
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("tests.no_such_module:Flow", "could not be imported: ModuleNotFoundError"),
+        ("authplug.builtin.token:NoSuchFlow", "could not be imported: AttributeError"),
+        ("tests.test_records:NotAFlow", "not an authplug.AuthFlow subclass"),
+    ],
+)
+def test_a_flow_path_that_does_not_resolve_is_a_plugin_error(
+    path: str, problem: str
+) -> None:
+    broken = attrs.evolve(
+        AuthType(name="broken.flow", summary="s", flow=path),
+        plugin="broken",
+        distribution="broken-dist",
+        version="2.0",
+    )
+    credentials = broken.load({})
+
+    with pytest.raises(PluginError) as info:
+        credentials.flow()
+
+    message = str(info.value)
+    assert info.value.plugin == "broken"
+    assert f"the flow {path!r} of auth type 'broken.flow' (broken-dist 2.0)" in message
+    assert problem in message
+    assert message.endswith("fix the plugin, or report it to its authors")

@@ -16,7 +16,6 @@ show``, the JSON Schema and the generated reference display.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any, NewType
@@ -80,6 +79,10 @@ def is_loopback(host: str) -> bool:
     """Tell whether ``host`` names this machine (127.0.0.0/8, ::1, localhost)."""
     if host.lower() in _LOOPBACK_NAMES:
         return True
+    # Imported here: only a plain-http URL needs it, and every program that
+    # imports authplug would pay for it otherwise.
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:

@@ -8,16 +8,17 @@ a mapping through an auth type gives validated :class:`Credentials`.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType, MemberDescriptorType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import attrs
 from attrs import field, frozen
 
 from authplug.convert import check_instance, field_values, structure, unstructure
-from authplug.errors import ConfigError, FieldError
+from authplug.errors import ConfigError, FieldError, PluginError
 from authplug.fields import type_name
 from authplug.loaders import model_loader
 from authplug.suggest import closest
@@ -69,6 +70,53 @@ def _to_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+_FLOW_PATH = re.compile(
+    r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
+)
+
+FlowSpec: TypeAlias = type["AuthFlow[Any, Any]"] | str | None
+"""A flow class, the ``"module:Class"`` path of one, or None."""
+
+
+def _check_flow_path(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, str) and not _FLOW_PATH.match(value):
+        raise ValueError(
+            "flow must be an AuthFlow subclass or the path of one written as "
+            f"'package.module:ClassName', got {value!r}"
+        )
+
+
+# Flows named by path, once imported; a name always stands for one class.
+_resolved_flows: dict[str, type[AuthFlow[Any, Any]]] = {}
+
+
+def _resolve_flow(auth_type: AuthType, path: str) -> type[AuthFlow[Any, Any]]:
+    """Import the flow class at ``path`` (``module:Class``) and check it."""
+    from authplug.flow import AuthFlow
+
+    plugin = auth_type.plugin or auth_type.name
+    where = f"the flow {path!r} of auth type {auth_type.name!r}"
+    if auth_type.distribution is not None:
+        where += f" ({auth_type.distribution} {auth_type.version})"
+    remedy = "fix the plugin, or report it to its authors"
+
+    module_name, _, qualname = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception as exc:
+        message = f"{where} could not be imported: {exc!r}; {remedy}"
+        raise PluginError(message, plugin=plugin) from exc
+
+    if not (isinstance(found, type) and issubclass(found, AuthFlow)):
+        message = f"{where} is {found!r}, not an authplug.AuthFlow subclass; {remedy}"
+        raise PluginError(message, plugin=plugin)
+
+    _resolved_flows[path] = found
+    return found
+
+
 @frozen(kw_only=True)
 class AuthType:
     """One kind of authentication, as a plugin declares it.
@@ -85,7 +133,11 @@ class AuthType:
             of Tray's connector kit (``OAUTH2``).
         parent: The name of the type this one derives from, if any.
         flow: The :class:`~authplug.flow.AuthFlow` subclass that applies
-            the credentials to requests; None for a type that is data only.
+            the credentials to requests, or its path as
+            ``"package.module:ClassName"``, imported the first time
+            :attr:`flow` is read (so a plugin module need not import its
+            flow, and what the flow needs, just to be registered); None for
+            a type that is data only.
         plugin: Set by the registry: the plugin that provided the type.
         distribution: Set by the registry: the plugin's distribution name.
         version: Set by the registry: the distribution's version.
@@ -110,10 +162,33 @@ class AuthType:
         default=(), converter=_to_tuple, validator=_check_aliases
     )
     parent: str | None = None
-    flow: type[AuthFlow[Any, Any]] | None = field(default=None, eq=False)
+    _flow: FlowSpec = field(default=None, eq=False, validator=_check_flow_path)
     plugin: str | None = field(default=None, eq=False)
     distribution: str | None = field(default=None, eq=False)
     version: str | None = field(default=None, eq=False)
+
+    @property
+    def flow(self) -> type[AuthFlow[Any, Any]] | None:
+        """Return the flow class, importing it first if it was given by path.
+
+        Raises:
+            PluginError: The path names no importable AuthFlow subclass.
+        """
+        given = self._flow
+        if not isinstance(given, str):
+            return given
+        resolved = _resolved_flows.get(given)
+        if resolved is None:
+            resolved = _resolve_flow(self, given)
+        return resolved
+
+    @property
+    def flow_spec(self) -> FlowSpec:
+        """Return the flow as given: a class, a ``"module:Class"`` path or None.
+
+        Unlike :attr:`flow` it never imports anything.
+        """
+        return self._flow
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -218,7 +293,7 @@ class AuthType:
         user_model: type | None = None,
         app_model: type | None = None,
         aliases: tuple[str, ...] = (),
-        flow: type[AuthFlow[Any, Any]] | None = None,
+        flow: FlowSpec = None,
     ) -> AuthType:
         """Return a new type built on this one.
 
@@ -233,7 +308,7 @@ class AuthType:
             app_model=app_model or self.app_model,
             aliases=aliases,
             parent=self.name,
-            flow=flow or self.flow,
+            flow=flow or self._flow,
         )
 
     def _document_errors(self, data: object) -> list[FieldError]:

@@ -14,13 +14,11 @@ would make the outcome depend on install order.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import attrs
@@ -28,6 +26,7 @@ import pluggy
 from attrs import frozen
 
 from authplug import hookspecs
+from authplug.discovery import FoundEntryPoint, find_entry_points
 from authplug.errors import (
     ConfigError,
     FieldError,
@@ -203,6 +202,8 @@ class Registry:
                 if found is not None:
                     return found
 
+        import difflib  # only a miss needs it; start-up should not pay for it
+
         known = sorted(self._index)
         text = name if isinstance(name, str) else repr(name)
         close = difflib.get_close_matches(text, known, n=3, cutoff=0.5)
@@ -277,19 +278,8 @@ def _blocked_from_env() -> set[str]:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _origin(entry_point: EntryPoint, seen: dict[int, _Origin]) -> _Origin:
-    # Parsing a distribution's metadata is much of the cost of building a
-    # registry, and one distribution often has several entry points, so each
-    # is read once (``seen`` is keyed by the distribution object's id).
-    dist = entry_point.dist
-    if dist is None:
-        return _Origin()
-
-    key = id(dist)
-    if key not in seen:
-        metadata = dist.metadata
-        seen[key] = _Origin(metadata["Name"], metadata["Version"])
-    return seen[key]
+def _origin(entry_point: FoundEntryPoint) -> _Origin:
+    return _Origin(entry_point.distribution, entry_point.version)
 
 
 class _Builder:
@@ -329,10 +319,9 @@ class _Builder:
         return dist is not None and canonical_name(dist) in self.blocked_distributions
 
     def add_entry_points(self) -> None:
-        found = entry_points(group=ENTRY_POINT_GROUP)
-        seen: dict[int, _Origin] = {}
+        found = find_entry_points(ENTRY_POINT_GROUP)
         for entry_point in sorted(found, key=lambda ep: ep.name):
-            origin = _origin(entry_point, seen)
+            origin = _origin(entry_point)
             if self.is_blocked(entry_point.name, origin):
                 log.info("plugin %r is blocked by %s", entry_point.name, BLOCK_ENV)
                 continue
@@ -406,7 +395,7 @@ class _Builder:
             return []
 
         records = [item for item in items if isinstance(item, AuthType)]
-        bad_flows = [r.name for r in records if not _is_flow(r.flow)]
+        bad_flows = [r.name for r in records if not _is_flow(r.flow_spec)]
         if bad_flows:
             listed = ", ".join(repr(n) for n in bad_flows)
             self.skip(
@@ -522,7 +511,11 @@ def build_registry(
 
 
 def _is_flow(flow: object) -> bool:
-    return flow is None or (isinstance(flow, type) and issubclass(flow, AuthFlow))
+    # A flow named by path is imported and checked on first use, so that
+    # building the registry imports no flow and nothing a flow needs.
+    if flow is None or isinstance(flow, str):
+        return True
+    return isinstance(flow, type) and issubclass(flow, AuthFlow)
 
 
 def _warn_orphans(built: Registry) -> None:

@@ -3,7 +3,9 @@
 ``oauth2`` is the authorization code grant (with PKCE); its subtypes
 ``oauth2.client_credentials`` and ``oauth2.password`` share its client
 settings and token model. The flows that obtain, refresh and apply the
-tokens live in :mod:`authplug.oauth2`.
+tokens live in :mod:`authplug.oauth2`; the records name them by path, so
+registering the types imports neither the flows nor the token lifecycle
+until a flow is first used.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from attrs import frozen
 from authplug.errors import ConfigError, FieldError
 from authplug.fields import Scopes, Url, describe, scopes_field, url_field
 from authplug.hookspecs import hookimpl
-from authplug.oauth2.flows import ClientCredentialsFlow, OAuth2Flow, PasswordFlow
 from authplug.records import AuthType
 from authplug.secret import Secret
 
@@ -149,7 +150,7 @@ OAUTH2 = AuthType(
     user_model=OAuth2Token,
     app_model=OAuth2App,
     aliases=("OAUTH2",),
-    flow=OAuth2Flow,
+    flow="authplug.oauth2.flows:OAuth2Flow",
 )
 
 OAUTH2_CLIENT_CREDENTIALS = AuthType(
@@ -159,7 +160,7 @@ OAUTH2_CLIENT_CREDENTIALS = AuthType(
     app_model=OAuth2Client,
     aliases=("OAUTH2_CLIENT_CREDENTIALS",),
     parent="oauth2",
-    flow=ClientCredentialsFlow,
+    flow="authplug.oauth2.flows:ClientCredentialsFlow",
 )
 
 OAUTH2_PASSWORD = AuthType(
@@ -169,7 +170,7 @@ OAUTH2_PASSWORD = AuthType(
     app_model=OAuth2Client,
     aliases=("OAUTH2_PASSWORD",),
     parent="oauth2",
-    flow=PasswordFlow,
+    flow="authplug.oauth2.flows:PasswordFlow",
 )
 
 

@@ -21,14 +21,18 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, get_args
 
 from attrs import field, frozen
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from joserfc import jwt
-from joserfc.jwk import ECKey, KeyParameters, RSAKey
+
+# cryptography and joserfc are imported where a key is read or used: this
+# module is imported whenever the registry is built, and they cost more to
+# import than the rest of the registry.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from joserfc.jwk import ECKey, KeyParameters, RSAKey
+
+    PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 __all__ = [
     "ALGORITHMS",
@@ -90,6 +94,8 @@ class SigningKey:
         The header carries ``alg``, ``typ`` (``JWT``) and, if the key has
         one, ``kid``.
         """
+        from joserfc import jwt
+
         header: dict[str, Any] = {"alg": self.algorithm, "typ": "JWT"}
         if self.key_id is not None:
             header["kid"] = self.key_id
@@ -125,6 +131,9 @@ def load_signing_key(
             key, or not one for ``algorithm``; the message says which,
             relative to the field, and never quotes the key.
     """
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from joserfc.jwk import ECKey, RSAKey
+
     text = _unescaped(pem)
     private_key = _parse(text)
 
@@ -153,10 +162,11 @@ def _unescaped(pem: str) -> str:
     return pem
 
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
 def _parse(text: str) -> PrivateKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     problem = _framing_problem(text)
     if problem is not None:
         raise ValueError(problem)
@@ -216,6 +226,8 @@ def _framing_problem(text: str) -> str | None:
 
 
 def _check_strength(key: PrivateKey) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
         raise ValueError(
             f"is an RSA key of {key.key_size} bits; RS256 needs at least "
@@ -240,10 +252,14 @@ def _remember(digest: bytes) -> None:
 
 
 def _algorithm_of(key: PrivateKey) -> Algorithm:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     return "RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256"
 
 
 def _describe(key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     if isinstance(key, rsa.RSAPrivateKey):
         return f"an RSA key of {key.key_size} bits"
     if isinstance(key, ec.EllipticCurvePrivateKey):

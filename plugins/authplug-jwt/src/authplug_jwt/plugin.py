@@ -1,7 +1,9 @@
 """The plugin: registers ``oauth2.jwt_bearer`` and ``oauth2.private_key_jwt``.
 
 The registry finds this module through the entry-point group ``authplug``
-(see the distribution's ``pyproject.toml``).
+(see the distribution's ``pyproject.toml``). The records name their flows
+by path, so registering the types imports neither the flows nor the core's
+token lifecycle, and the models import no cryptography until a key is read.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from authplug.builtin.oauth2 import OAuth2Token
 from authplug.hookspecs import hookimpl
 from authplug.records import AuthType
 
-from authplug_jwt.flows import JWTBearerFlow, PrivateKeyJWTFlow
 from authplug_jwt.models import JWTBearerApp, JWTBearerUser, PrivateKeyJWTApp
 
 __all__ = ["OAUTH2_JWT_BEARER", "OAUTH2_PRIVATE_KEY_JWT", "authplug_auth_types"]
@@ -21,7 +22,7 @@ OAUTH2_JWT_BEARER = AuthType(
     user_model=JWTBearerUser,
     app_model=JWTBearerApp,
     parent="oauth2",
-    flow=JWTBearerFlow,
+    flow="authplug_jwt.flows:JWTBearerFlow",
 )
 
 OAUTH2_PRIVATE_KEY_JWT = AuthType(
@@ -30,7 +31,7 @@ OAUTH2_PRIVATE_KEY_JWT = AuthType(
     user_model=OAuth2Token,
     app_model=PrivateKeyJWTApp,
     parent="oauth2",
-    flow=PrivateKeyJWTFlow,
+    flow="authplug_jwt.flows:PrivateKeyJWTFlow",
 )
 
 
