@@ -29,6 +29,7 @@ __all__ = [
     "Scopes",
     "Url",
     "check_url",
+    "check_url_text",
     "describe",
     "field_validator",
     "parse_scopes",
@@ -108,14 +109,19 @@ def check_url(value: object) -> Url:
     """
     if not isinstance(value, str):
         raise TypeError(f"must be a URL string, got {type_name(value)}")
-    return _check_url_text(value)
+    return check_url_text(value)
 
 
-# Loading checks every URL twice (structuring, then the field's validator),
-# and a service's endpoints recur in every credential loaded for it; the
+# A service's endpoints recur in every credential loaded for it, and in
+# every model built with them in Python (whose validator checks them); the
 # check is a pure function of the text, so good answers are remembered.
 @functools.lru_cache(maxsize=1024)
-def _check_url_text(value: str) -> Url:
+def check_url_text(value: str) -> Url:
+    """Return the string ``value`` as a :data:`Url`, as :func:`check_url` does.
+
+    For callers that know ``value`` is a ``str`` (the loaders test that
+    inline), so the test is not made twice.
+    """
     if _SPACE_OR_CONTROL.search(value):
         raise ValueError("must not contain spaces or control characters")
 

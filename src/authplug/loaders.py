@@ -35,6 +35,7 @@ which every loader is registered as the hook of its model.
 
 from __future__ import annotations
 
+import linecache
 import math
 import re
 import sys
@@ -51,6 +52,7 @@ from authplug.fields import (
     Scopes,
     Url,
     check_url,
+    check_url_text,
     parse_scopes,
     scopes_converter,
     type_name,
@@ -722,6 +724,8 @@ def _inline(type_: Any, index: int, namespace: dict[str, Any]) -> str:
         return f"v if type(v) is float and _isfinite(v) else {fallback}"
     if type_ is Secret:
         return f"_Secret(v) if type(v) is str else {fallback}"
+    if type_ is Url:
+        return f"_url_text(v) if type(v) is str else {fallback}"
 
     if get_origin(type_) is Literal:
         choices = get_args(type_)
@@ -834,6 +838,7 @@ def _compile(model: type) -> Loader:
         "_Mapping": Mapping,
         "_ConfigError": ConfigError,
         "_Secret": Secret,
+        "_url_text": check_url_text,
         "_isfinite": math.isfinite,
         "_MISSING": _MISSING,
         "_OMIT": _OMIT,
@@ -846,6 +851,8 @@ def _compile(model: type) -> Loader:
     source = _source(plan, namespace)
     filename = f"<authplug loader {model.__module__}.{model.__qualname__}>"
     exec(compile(source, filename, "exec"), namespace)
+    # So that a traceback through the loader shows its lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     loader: Loader = namespace[f"load_{model.__name__}"]
     return loader
 
