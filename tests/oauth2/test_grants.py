@@ -44,15 +44,18 @@ def test_audience_resource_and_token_params_go_with_every_token_request() -> Non
 
 
 def test_token_params_may_not_override_what_the_grant_sends() -> None:
-    creds = credentials(
-        app={"token_params": {"grant_type": "password", "scope": "x", "ok": "1"}}
-    )
+    reserved = {"grant_type": "password", "scope": "x", "audience": "a", "ok": "1"}
 
+    # Refused as the credentials load, not later when a flow is made.
     with pytest.raises(ConfigError) as caught:
-        creds.flow()
+        credentials(app={"token_params": reserved})
 
     paths = [error.path for error in caught.value.errors]
-    assert paths == ["app.token_params.grant_type", "app.token_params.scope"]
+    assert paths == [
+        "app.token_params.audience",
+        "app.token_params.grant_type",
+        "app.token_params.scope",
+    ]
 
 
 def test_the_authorization_url_has_everything_a_code_grant_needs() -> None:

@@ -258,10 +258,8 @@ def test_an_echoed_assertion_is_masked(private_pem: str) -> None:
 def test_the_assertion_field_cannot_be_set_through_token_params(
     private_pem: str,
 ) -> None:
-    credentials = bearer(private_pem, token_params={"assertion": "forged"})
-
     with pytest.raises(ConfigError) as caught:
-        credentials.flow()
+        bearer(private_pem, token_params={"assertion": "forged"})
 
     assert [e.path for e in caught.value.errors] == ["app.token_params.assertion"]
 

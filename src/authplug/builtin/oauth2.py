@@ -24,6 +24,7 @@ __all__ = [
     "OAUTH2",
     "OAUTH2_CLIENT_CREDENTIALS",
     "OAUTH2_PASSWORD",
+    "RESERVED_TOKEN_PARAMS",
     "ClientAuthMethod",
     "OAuth2App",
     "OAuth2Client",
@@ -32,6 +33,42 @@ __all__ = [
 ]
 
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+
+RESERVED_TOKEN_PARAMS = frozenset(
+    {
+        "grant_type",
+        "code",
+        "code_verifier",
+        "redirect_uri",
+        "refresh_token",
+        "username",
+        "password",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+        "assertion",
+        "scope",
+        "audience",
+        "resource",
+    }
+)
+"""Token request fields that the grants or dedicated settings send."""
+
+
+def _check_token_params(_: object, attribute: Any, value: dict[str, str]) -> None:
+    clashes = sorted(set(value) & RESERVED_TOKEN_PARAMS)
+    if clashes:
+        raise ConfigError(
+            [
+                FieldError(
+                    f"{attribute.name}.{name}",
+                    "is sent by the grant or by its own setting (scopes, "
+                    "audience, resource, ...); set that instead",
+                )
+                for name in clashes
+            ]
+        )
 
 
 @frozen(kw_only=True)
@@ -59,6 +96,12 @@ class OAuth2Client:
         "Further parameters sent with every token request",
         factory=dict,
         hash=False,
+        validator=_check_token_params,
+        metadata={
+            "json_schema": {
+                "propertyNames": {"not": {"enum": sorted(RESERVED_TOKEN_PARAMS)}}
+            }
+        },
     )
 
     # The same rule as __attrs_post_init__, for forms built from the schema.

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from authplug.builtin.oauth2 import RESERVED_TOKEN_PARAMS
 from authplug.errors import ConfigError, FieldError
 from authplug.http import Request, form_encode
 from authplug.oauth2.client_auth import apply_client_auth
@@ -31,23 +32,8 @@ __all__ = [
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
-RESERVED_PARAMS = frozenset(
-    {
-        "grant_type",
-        "code",
-        "code_verifier",
-        "redirect_uri",
-        "refresh_token",
-        "username",
-        "password",
-        "client_id",
-        "client_secret",
-        "client_assertion",
-        "client_assertion_type",
-        "scope",
-    }
-)
-"""Token request fields that the grants themselves set."""
+RESERVED_PARAMS = RESERVED_TOKEN_PARAMS
+"""Token request fields that the grants or dedicated settings send."""
 
 
 def check_token_params(client: OAuth2Client, path: str = "app") -> None:
