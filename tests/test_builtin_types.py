@@ -466,3 +466,23 @@ def test_a_document_with_many_mistakes_reports_them_all(
             "app.redirect_url: unknown field; did you mean 'redirect_uri'?",
         ]
     )
+
+
+def test_token_params_show_their_names_but_not_their_values() -> None:
+    credentials = authplug.load(
+        {
+            "type": "oauth2.client_credentials",
+            "app": {
+                "client_id": "c",
+                "client_secret": "s",
+                "token_url": "https://auth.example.com/token",
+                "token_params": {"api_key": "k-4711-private"},
+            },
+        }
+    )
+
+    shown = repr(credentials)
+
+    assert "'api_key': ..." in shown
+    assert "k-4711-private" not in shown
+    assert credentials.app.token_params == {"api_key": "k-4711-private"}

@@ -56,6 +56,11 @@ RESERVED_TOKEN_PARAMS = frozenset(
 """Token request fields that the grants or dedicated settings send."""
 
 
+def _names_only(params: dict[str, str]) -> str:
+    # A service may want a key among these; show which, never the values.
+    return "{" + ", ".join(f"{name!r}: ..." for name in params) + "}"
+
+
 def _check_token_params(_: object, attribute: Any, value: dict[str, str]) -> None:
     clashes = sorted(set(value) & RESERVED_TOKEN_PARAMS)
     if clashes:
@@ -96,6 +101,7 @@ class OAuth2Client:
         "Further parameters sent with every token request",
         factory=dict,
         hash=False,
+        repr=_names_only,
         validator=_check_token_params,
         metadata={
             "json_schema": {
